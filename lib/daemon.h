@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What every Odyssey daemon does the same way: an sd-event loop that exits
+ * cleanly on SIGTERM/SIGINT, the systemd watchdog when $WATCHDOG_USEC asks
+ * for it, readiness through sd_notify, and the seccomp sandbox applied once
+ * initialisation is over.
+ *
+ * Typical main():
+ *     log_setup("busd");
+ *     r = daemon_event_new(&event);            // loop, signals, watchdog
+ *     ... bind sockets, open files ...
+ *     r = sandbox_apply(busd_syscalls);        // sandbox.h; after init, before serving
+ *     daemon_notify_ready("Serving N peers");  // READY=1
+ *     r = sd_event_loop(event);
+ *     daemon_notify_stopping();
+ */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "util.h"
+
+/* New sd-event loop with SIGTERM/SIGINT ending it (exit code 0) and the
+ * watchdog enabled when the service manager asked for one.  SIGPIPE ignored. */
+int daemon_event_new(sd_event **ret);
+
+/* sd_notify READY=1 (+ STATUS= when status != NULL).  Harmless without $NOTIFY_SOCKET. */
+void daemon_notify_ready(const char *status);
+void daemon_notify_status(const char *status);
+void daemon_notify_stopping(void);
+
+/* Resolve a runtime path: the value of option `opt` if given, else
+ * $ODYSSEY_RUNTIME_DIR/name, else /run/qubes/name.  Fresh string or NULL. */
+char *daemon_runtime_path(const char *opt, const char *name);
+/* Same for state: $ODYSSEY_STATE_DIR, else /var/lib/qubes. */
+char *daemon_state_path(const char *opt, const char *name);
