@@ -77,8 +77,9 @@ void qrexec_decode_header(const uint8_t buf[QREXEC_HEADER_SIZE], struct qrexec_h
 
 /*
  * Is this header acceptable on `stream` once `version` is negotiated (0 =
- * before HELLO, when only HELLO is)?  Checks the type and the length bounds
- * of that type (exact sizes, minimums, the data chunk limit of the version,
+ * before HELLO, when only HELLO is; a second HELLO afterwards is refused, as
+ * Qubes' peers do)?  Checks the type and the length bounds of that type
+ * (exact sizes, minimums, the data chunk limit of the version,
  * MAX_SERVICE_NAME_LEN, MAX_QREXEC_CMD_LEN).  0 or -EBADMSG.
  */
 int qrexec_check_header(const struct qrexec_hdr *hdr, enum qrexec_stream stream, uint32_t version);
@@ -98,15 +99,19 @@ struct qrexec_trigger {
         char ident[QREXEC_IDENT_SIZE];          /* as received (NUL-forced), echo it when refusing */
         char service[QREXEC_MAX_SERVICE_NAME_LEN]; /* sanitised: [A-Za-z0-9_.-+], others -> '_' */
         bool refuse;            /* well-formed but must be answered with SERVICE_REFUSED:
-                                 * bad ident bytes, empty ident, empty service, leading '+' */
+                                 * bad ident bytes, empty ident, empty service, leading '+',
+                                 * service name not NUL-terminated exactly at its end
+                                 * (Qubes refuses that too; service is then "") */
 };
-/* 0 (check ->refuse), or -EBADMSG: wrong length, missing/interior NUL in the
- * service name, a trigger type not allowed at `version`. `out` is large: heap. */
+/* 0 (check ->refuse), or -EBADMSG: wrong length, a trigger type not allowed
+ * at `version`.  `out` is large: heap. */
 int qrexec_decode_trigger(const struct qrexec_hdr *hdr, const uint8_t *payload, uint32_t version,
                           struct qrexec_trigger *out);
 
 /* EXEC_CMDLINE, JUST_EXEC (exec_params + NUL-terminated cmdline) and
- * SERVICE_CONNECT (exec_params + ident[32]), admin side -> agent. */
+ * SERVICE_CONNECT (exec_params + ident[32]), admin side -> agent.  The port
+ * must be a data port (513..768); the command one non-empty string filling
+ * the payload exactly; the ident NUL-terminated. */
 struct qrexec_exec {
         uint32_t type;
         uint32_t connect_domain;
@@ -119,7 +124,8 @@ int qrexec_decode_exec(const struct qrexec_hdr *hdr, const uint8_t *payload, str
 /* SERVICE_REFUSED: ident[32]; must be NUL-terminated. */
 int qrexec_decode_service_refused(const uint8_t *payload, size_t len, char ident[QREXEC_IDENT_SIZE]);
 
-/* CONNECTION_TERMINATED: exec_params with an empty command (8 bytes). */
+/* CONNECTION_TERMINATED: exec_params with an empty command (8 bytes); the
+ * port must be a data port (513..768), as qrexec-daemon insists. */
 int qrexec_decode_connection_terminated(const uint8_t *payload, size_t len,
                                         uint32_t *connect_domain, uint32_t *connect_port);
 

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * bench-bus: request/response latency between two daemon processes
+ *   - through the real busd binary (ECHO_REQUEST/ECHO_REPLY, 64-byte payload),
+ *   - over a direct SOCK_SEQPACKET socketpair with the same encoded datagrams
+ *     and the same echo loop (the baseline, measured in the same run),
+ *   - as a D-Bus method call through a real dbus-daemon (bench-dbus.c).
+ * Each figure is the median over RUNS runs of the mean of ROUND_TRIPS round
+ * trips.  Needs root: the two bus peers run as the uids of two roles.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "bench-bus.h"
+#include "bus-client.h"
+#include "bus.h"
+#include "util.h"
+
+#define RUNS 7
+#define ROUND_TRIPS 20000
+#define DBUS_ROUND_TRIPS 5000
+#define UID_CALLER 0            /* qubesd */
+#define UID_ECHO 60301          /* qrexec-policyd */
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
+double bench_median(double *v, size_t n) {
+        qsort(v, n, sizeof(*v), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void die(const char *what, int r) {
+        fprintf(stderr, "bench-bus: %s: %s\n", what, strerror(r < 0 ? -r : r));
+        exit(EXIT_FAILURE);
+}
+
+static void set_blocking(int fd) {
+        int flags = fcntl(fd, F_GETFL);
+
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+                die("fcntl", errno);
+}
+
+/* The echo side, the same for busd and the socketpair: receive, decode
+ * strictly, answer ECHO_REPLY with the same bytes and request id to the sender. */
+static void echo_loop(int fd) {
+        static uint8_t buf[BUS_MSG_MAX];
+        static struct bus_message msg;
+        static struct bus_msg_echo_reply reply;
+
+        for (;;) {
+                ssize_t n = recv(fd, buf, sizeof(buf), 0);
+                struct bus_hdr hdr;
+                int k;
+
+                if (n <= 0 || bus_decode(buf, (size_t) n, &msg) < 0 || msg.hdr.type != BUS_MSG_ECHO_REQUEST)
+                        _exit(n == 0 ? 0 : 1);
+                hdr = (struct bus_hdr) { .type = BUS_MSG_ECHO_REPLY, .request_id = msg.hdr.request_id,
+                                         .peer = msg.hdr.peer };
+                reply.data_len = msg.u.echo_request.data_len;
+                memcpy(reply.data, msg.u.echo_request.data, reply.data_len);
+                k = bus_encode(&hdr, &reply, buf, sizeof(buf));
+                if (k < 0 || send(fd, buf, (size_t) k, MSG_NOSIGNAL) != k)
+                        _exit(1);
+        }
+}
+
+/* The calling side: `count` round trips, each checked; mean µs per round trip. */
+static double call_loop(int fd, uint32_t to, unsigned count) {
+        static uint8_t buf[BUS_MSG_MAX], rbuf[BUS_MSG_MAX];
+        static struct bus_message msg;
+        static struct bus_msg_echo_request req = { .data_len = BENCH_PAYLOAD };
+        uint64_t start = now_usec();
+
+        for (unsigned i = 0; i < BENCH_PAYLOAD; i++)
+                req.data[i] = (uint8_t) (i * 5 + 3);
+        for (unsigned i = 1; i <= count; i++) {
+                struct bus_hdr hdr = { .type = BUS_MSG_ECHO_REQUEST, .request_id = i, .peer = to };
+                int k = bus_encode(&hdr, &req, buf, sizeof(buf));
+                ssize_t n;
+
+                if (k < 0 || send(fd, buf, (size_t) k, MSG_NOSIGNAL) != k)
+                        die("send", errno);
+                n = recv(fd, rbuf, sizeof(rbuf), 0);
+                if (n <= 0)
+                        die("recv", n == 0 ? ECONNRESET : errno);
+                if (bus_decode(rbuf, (size_t) n, &msg) < 0 || msg.hdr.type != BUS_MSG_ECHO_REPLY ||
+                    msg.hdr.request_id != i || msg.u.echo_reply.data_len != BENCH_PAYLOAD ||
+                    memcmp(msg.u.echo_reply.data, req.data, BENCH_PAYLOAD) != 0)
+                        die("bad reply", EBADMSG);
+        }
+        return (double) (now_usec() - start) / count;
+}
+
+/* busd from the build tree, ready once it said READY=1. */
+static pid_t start_busd(const char *dir, char *socket_path, size_t size) {
+        const char *builddir = getenv("ODYSSEY_BUILDDIR") ?: ODYSSEY_BUILDDIR;
+        char busd[512], notify[108], caller[64], echo[64], buf[256];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        uint64_t deadline;
+        int nfd;
+        pid_t pid;
+
+        snprintf(busd, sizeof(busd), "%s/daemons/busd/busd", builddir);
+        snprintf(socket_path, size, "%s/bus.sock", dir);
+        snprintf(notify, sizeof(notify), "%s/notify", dir);
+        snprintf(caller, sizeof(caller), "qubesd=%u", UID_CALLER);
+        snprintf(echo, sizeof(echo), "qrexec-policyd=%u", UID_ECHO);
+        nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        memcpy(sa.sun_path, notify, strlen(notify) + 1);
+        if (nfd < 0 || bind(nfd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                die("notify socket", errno);
+
+        pid = fork();
+        if (pid < 0)
+                die("fork", errno);
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                if (null >= 0)
+                        dup2(null, STDERR_FILENO);
+                setenv("NOTIFY_SOCKET", notify, 1);
+                execl(busd, busd, "--socket", socket_path, "--role-uid", caller, "--role-uid", echo, (char *) NULL);
+                _exit(127);
+        }
+        deadline = now_usec() + 10000000;
+        while (now_usec() < deadline) {
+                struct pollfd pfd = { .fd = nfd, .events = POLLIN };
+                ssize_t n;
+
+                if (poll(&pfd, 1, 100) <= 0)
+                        continue;
+                n = recv(nfd, buf, sizeof(buf) - 1, 0);
+                if (n > 0) {
+                        buf[n] = 0;
+                        if (strstr(buf, "READY=1")) {
+                                close(nfd);
+                                return pid;
+                        }
+                }
+        }
+        die("busd did not start", ETIMEDOUT);
+        return -1;
+}
+
+/* The echo daemon on the bus: a process with the echo role's uid. */
+static pid_t start_bus_echo(const char *socket_path) {
+        int ready[2];
+        char byte;
+        pid_t pid;
+
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                die("pipe", errno);
+        pid = fork();
+        if (pid < 0)
+                die("fork", errno);
+        if (pid == 0) {
+                struct bus_client *c = NULL;
+
+                if (setresuid(UID_ECHO, UID_ECHO, UID_ECHO) < 0 ||
+                    bus_client_connect(socket_path, 5 * BUS_CLIENT_USEC_PER_SEC, &c) < 0)
+                        _exit(1);
+                set_blocking(bus_client_fd(c));
+                if (write(ready[1], "r", 1) != 1)
+                        _exit(1);
+                echo_loop(bus_client_fd(c));
+        }
+        close(ready[1]);
+        if (read(ready[0], &byte, 1) != 1)
+                die("the echo daemon did not connect", EIO);
+        close(ready[0]);
+        return pid;
+}
+
+static pid_t start_pair_echo(int *ret_fd) {
+        int pair[2];
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+                die("socketpair", errno);
+        pid = fork();
+        if (pid < 0)
+                die("fork", errno);
+        if (pid == 0) {
+                close(pair[0]);
+                echo_loop(pair[1]);
+        }
+        close(pair[1]);
+        *ret_fd = pair[0];
+        return pid;
+}
+
+int main(void) {
+        char dir[] = "/tmp/bench-bus-XXXXXX", socket_path[108], cmd[160];
+        double bus[RUNS], pair[RUNS], bus_us, pair_us, dbus_us = 0;
+        struct bus_client *caller = NULL;
+        pid_t busd, bus_echo, pair_echo;
+        int pair_fd, r;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "bench-bus: needs root (the two bus peers run as two roles' uids); skipped\n");
+                return EXIT_SUCCESS;
+        }
+        if (!mkdtemp(dir) || chmod(dir, 0755) < 0)
+                die("mkdtemp", errno);
+
+        busd = start_busd(dir, socket_path, sizeof(socket_path));
+        bus_echo = start_bus_echo(socket_path);
+        r = bus_client_connect(socket_path, 5 * BUS_CLIENT_USEC_PER_SEC, &caller);
+        if (r < 0)
+                die("connect to busd", r);
+        set_blocking(bus_client_fd(caller));
+        pair_echo = start_pair_echo(&pair_fd);
+
+        /* Warm up both paths, then alternate runs so both see the same machine. */
+        call_loop(bus_client_fd(caller), BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS / 10);
+        call_loop(pair_fd, BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS / 10);
+        for (unsigned run = 0; run < RUNS; run++) {
+                bus[run] = call_loop(bus_client_fd(caller), BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS);
+                pair[run] = call_loop(pair_fd, BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS);
+        }
+        bus_us = bench_median(bus, RUNS);
+        pair_us = bench_median(pair, RUNS);
+
+        close(pair_fd);
+        bus_client_free(caller);
+        waitpid(pair_echo, NULL, 0);
+        kill(bus_echo, SIGKILL);
+        waitpid(bus_echo, NULL, 0);
+        kill(busd, SIGTERM);
+        waitpid(busd, NULL, 0);
+
+        r = bench_dbus_rtt(dir, RUNS, DBUS_ROUND_TRIPS, &dbus_us);
+
+        printf("BENCH bus_rtt_us %.2f us\n", bus_us);
+        printf("BENCH socketpair_rtt_us %.2f us\n", pair_us);
+        printf("BENCH bus_rtt_ratio_vs_socketpair %.2f ratio\n", bus_us / pair_us);
+        if (r < 0)
+                fprintf(stderr, "bench-bus: the D-Bus baseline failed: %s\n", strerror(-r));
+        else {
+                printf("BENCH dbus_rtt_us %.2f us\n", dbus_us);
+                printf("BENCH bus_speedup_vs_dbus_daemon %.2f ratio\n", dbus_us / bus_us);
+        }
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        (void) !system(cmd);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

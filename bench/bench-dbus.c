@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The D-Bus baseline of bench-bus: a real dbus-daemon with a private
+ * configuration, an sd-bus service answering Echo(ay) -> ay, and an sd-bus
+ * client calling it with a 64-byte argument.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+
+#include "bench-bus.h"
+#include "util.h"
+
+#ifndef DBUS_DAEMON_PATH
+#define DBUS_DAEMON_PATH "dbus-daemon"
+#endif
+
+#define SERVICE "org.odyssey.BenchEcho"
+#define OBJECT "/org/odyssey/BenchEcho"
+#define INTERFACE "org.odyssey.BenchEcho"
+
+static int write_config(const char *dir, char *ret_path, size_t size) {
+        FILE *f;
+
+        snprintf(ret_path, size, "%s/dbus.conf", dir);
+        f = fopen(ret_path, "we");
+        if (!f)
+                return -errno;
+        fprintf(f,
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+                " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                "<busconfig>\n"
+                "  <type>session</type>\n"
+                "  <listen>unix:path=%s/dbus.sock</listen>\n"
+                "  <auth>EXTERNAL</auth>\n"
+                "  <policy context=\"default\">\n"
+                "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+                "    <allow eavesdrop=\"true\"/>\n"
+                "    <allow own=\"*\"/>\n"
+                "  </policy>\n"
+                "</busconfig>\n", dir);
+        return fclose(f) == 0 ? 0 : -errno;
+}
+
+/* Start dbus-daemon; its address (one line on --print-address) into address. */
+static pid_t start_dbus_daemon(const char *config, char *address, size_t size) {
+        char fdarg[32], config_arg[300];
+        int pipefd[2];
+        size_t have = 0;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int fd = dup(pipefd[1]);        /* without O_CLOEXEC */
+
+                snprintf(fdarg, sizeof(fdarg), "--print-address=%d", fd);
+                snprintf(config_arg, sizeof(config_arg), "--config-file=%s", config);
+                execl(DBUS_DAEMON_PATH, "dbus-daemon", config_arg, "--nofork", fdarg, (char *) NULL);
+                execlp("dbus-daemon", "dbus-daemon", config_arg, "--nofork", fdarg, (char *) NULL);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        while (have + 1 < size) {
+                struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
+
+                if (poll(&pfd, 1, 5000) <= 0 || read(pipefd[0], address + have, 1) != 1)
+                        break;
+                if (address[have] == '\n')
+                        break;
+                have++;
+        }
+        address[have] = 0;
+        close(pipefd[0]);
+        if (have == 0) {
+                kill(pid, SIGTERM);
+                waitpid(pid, NULL, 0);
+                return -EIO;
+        }
+        return pid;
+}
+
+static int open_bus(const char *address, sd_bus **ret) {
+        sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_new(&bus);
+        if (r >= 0)
+                r = sd_bus_set_address(bus, address);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(bus, 1);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0) {
+                sd_bus_unref(bus);
+                return r;
+        }
+        *ret = bus;
+        return 0;
+}
+
+static int method_echo(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        sd_bus_message *reply = NULL;
+        const void *data;
+        size_t size;
+        int r;
+
+        r = sd_bus_message_read_array(m, 'y', &data, &size);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append_array(reply, 'y', data, size);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : 1;
+}
+
+static const sd_bus_vtable echo_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("Echo", "ay", "ay", method_echo, 0),
+        SD_BUS_VTABLE_END
+};
+
+/* The service process: owns the name, then serves until killed.  Writes one byte when ready. */
+static void echo_service(const char *address, int ready_fd) {
+        sd_bus *bus = NULL;
+
+        if (open_bus(address, &bus) < 0 ||
+            sd_bus_add_object_vtable(bus, NULL, OBJECT, INTERFACE, echo_vtable, NULL) < 0 ||
+            sd_bus_request_name(bus, SERVICE, 0) < 0)
+                _exit(1);
+        if (write(ready_fd, "r", 1) != 1)
+                _exit(1);
+        for (;;) {
+                int r = sd_bus_process(bus, NULL);
+
+                if (r < 0)
+                        _exit(1);
+                if (r == 0 && sd_bus_wait(bus, UINT64_MAX) < 0)
+                        _exit(1);
+        }
+}
+
+static int echo_call(sd_bus *bus, const uint8_t *payload) {
+        sd_bus_message *call = NULL, *reply = NULL;
+        const void *data;
+        size_t size;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &call, SERVICE, OBJECT, INTERFACE, "Echo");
+        if (r >= 0)
+                r = sd_bus_message_append_array(call, 'y', payload, BENCH_PAYLOAD);
+        if (r >= 0)
+                r = sd_bus_call(bus, call, 5 * 1000000, NULL, &reply);
+        if (r >= 0)
+                r = sd_bus_message_read_array(reply, 'y', &data, &size);
+        if (r >= 0 && (size != BENCH_PAYLOAD || memcmp(data, payload, size) != 0))
+                r = -EBADMSG;
+        sd_bus_message_unref(call);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : 0;
+}
+
+int bench_dbus_rtt(const char *dir, unsigned runs, unsigned n, double *ret_median_us) {
+        char config[256], address[512];
+        double *means = calloc(runs, sizeof(double));
+        uint8_t payload[BENCH_PAYLOAD];
+        int ready[2], r = 0;
+        pid_t daemon_pid, service_pid = -1;
+        sd_bus *bus = NULL;
+        char byte;
+
+        if (!means)
+                return -ENOMEM;
+        for (size_t i = 0; i < sizeof(payload); i++)
+                payload[i] = (uint8_t) (i * 3 + 1);
+        r = write_config(dir, config, sizeof(config));
+        if (r < 0)
+                goto out;
+        daemon_pid = start_dbus_daemon(config, address, sizeof(address));
+        if (daemon_pid < 0) {
+                r = (int) daemon_pid;
+                goto out;
+        }
+
+        if (pipe2(ready, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto stop_daemon;
+        }
+        service_pid = fork();
+        if (service_pid == 0)
+                echo_service(address, ready[1]);
+        close(ready[1]);
+        if (service_pid < 0 || read(ready[0], &byte, 1) != 1) {
+                close(ready[0]);
+                r = -EIO;
+                goto stop_service;
+        }
+        close(ready[0]);
+
+        r = open_bus(address, &bus);
+        if (r < 0)
+                goto stop_service;
+        for (unsigned i = 0; i < n / 10 && r >= 0; i++)  /* warm up */
+                r = echo_call(bus, payload);
+        for (unsigned run = 0; run < runs && r >= 0; run++) {
+                uint64_t start = now_usec();
+
+                for (unsigned i = 0; i < n && r >= 0; i++)
+                        r = echo_call(bus, payload);
+                means[run] = (double) (now_usec() - start) / n;
+        }
+        if (r >= 0)
+                *ret_median_us = bench_median(means, runs);
+        sd_bus_flush_close_unref(bus);
+stop_service:
+        if (service_pid > 0) {
+                kill(service_pid, SIGKILL);
+                waitpid(service_pid, NULL, 0);
+        }
+stop_daemon:
+        kill(daemon_pid, SIGTERM);
+        waitpid(daemon_pid, NULL, 0);
+out:
+        free(means);
+        return r < 0 ? r : 0;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The event loop, signals, watchdog and readiness every daemon shares (see daemon.h). */
+#include <signal.h>
+#include <stdio.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-id128.h>
+
+#include "daemon.h"
+#include "log.h"
+
+static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
+        sd_event *event = sd_event_source_get_event(source);
+
+        log_info("Received %s, exiting.", sigabbrev_np((int) si->ssi_signo) ?: "signal");
+        return sd_event_exit(event, 0);
+}
+
+int daemon_event_new(sd_event **ret) {
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        struct sigaction ignore = { .sa_handler = SIG_IGN };
+        sigset_t exit_signals;
+        int r;
+
+        /* A peer closing its end must be an EPIPE on that connection, not our death. */
+        if (sigaction(SIGPIPE, &ignore, NULL) < 0)
+                return log_error_errno(errno, "Failed to ignore SIGPIPE");
+
+        /* sd-event reads signals from a signalfd, which only sees blocked signals. */
+        sigemptyset(&exit_signals);
+        sigaddset(&exit_signals, SIGTERM);
+        sigaddset(&exit_signals, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &exit_signals, NULL) < 0)
+                return log_error_errno(errno, "Failed to block SIGTERM/SIGINT");
+
+        r = sd_event_default(&event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop");
+
+        /* sd-event spreads timer wake-ups by the boot id, read on first use;
+         * read it now, while files may still be opened (it is cached). */
+        sd_id128_t boot_id;
+        r = sd_id128_get_boot(&boot_id);
+        if (r < 0)
+                log_debug_errno(r, "Failed to read the boot id, timers are not spread");
+
+        r = sd_event_add_signal(event, NULL, SIGTERM, on_exit_signal, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch SIGTERM");
+        r = sd_event_add_signal(event, NULL, SIGINT, on_exit_signal, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch SIGINT");
+
+        /* Pings the service manager at half of $WATCHDOG_USEC; nothing when unset. */
+        r = sd_event_set_watchdog(event, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable the watchdog");
+        if (r > 0)
+                log_debug("Service manager watchdog enabled.");
+
+        *ret = TAKE_PTR(event);
+        return 0;
+}
+
+void daemon_notify_ready(const char *status) {
+        int r;
+
+        if (status)
+                r = sd_notifyf(false, "READY=1\nSTATUS=%s", status);
+        else
+                r = sd_notify(false, "READY=1");
+        if (r < 0)
+                log_warning_errno(r, "Failed to notify readiness");
+}
+
+void daemon_notify_status(const char *status) {
+        if (!status)
+                return;
+        int r = sd_notifyf(false, "STATUS=%s", status);
+        if (r < 0)
+                log_debug_errno(r, "Failed to send status");
+}
+
+void daemon_notify_stopping(void) {
+        int r = sd_notify(false, "STOPPING=1");
+        if (r < 0)
+                log_debug_errno(r, "Failed to notify stopping");
+}
+
+static char *daemon_dir_path(const char *opt, const char *env_name, const char *fallback, const char *name) {
+        const char *dir;
+
+        if (opt)
+                return strdup(opt);
+        dir = getenv(env_name);
+        /* A relative directory would depend on where the daemon was started from. */
+        if (!dir || dir[0] != '/')
+                dir = fallback;
+        return path_join(dir, name);
+}
+
+char *daemon_runtime_path(const char *opt, const char *name) {
+        return daemon_dir_path(opt, "ODYSSEY_RUNTIME_DIR", "/run/qubes", name);
+}
+
+char *daemon_state_path(const char *opt, const char *name) {
+        return daemon_dir_path(opt, "ODYSSEY_STATE_DIR", "/var/lib/qubes", name);
+}

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The socket vchan backend: a UNIX stream socket named as Qubes' socket
+ * emulation names it (DIR/vchan.<server domid>.<client domid>.<port>.sock),
+ * with libvchan's semantics on top and no thread.  This file sets up the
+ * connection: the server unlinks and binds the path and accepts exactly one
+ * client (then closes the listening socket; the file stays); the client
+ * retries connect() while it gets ENOENT or ECONNREFUSED.
+ *
+ * The pollable fd is an epoll fd watching, depending on the phase:
+ *   server waiting   the listening socket (a client to accept);
+ *   client waiting   a retry timer and an inotify watch on the directory;
+ *   connected        the socket, as vchan-socket-io.c needs it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "vchan-socket.h"
+
+#define SOCKET_RING_DEFAULT ((size_t) 64 * 1024)
+/* Client connect retries back off between these (an inotify event on the
+ * directory brings the next attempt back to the minimum). */
+#define RETRY_MIN_MSEC 1
+#define RETRY_MAX_MSEC 200
+
+static void close_fd(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+        *fd = -1;
+}
+
+/* Unregister before closing: a forked child may share the file, and epoll
+ * keeps watching a file as long as anyone holds it open. */
+static void epoll_forget(struct vchan_socket *s, int *fd) {
+        if (*fd < 0)
+                return;
+        (void) epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, *fd, NULL);
+        close_fd(fd);
+}
+
+static int epoll_add(struct vchan_socket *s, int fd, uint32_t events) {
+        struct epoll_event ev = { .events = events, .data.fd = fd };
+
+        return epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int ring_alloc(struct vchan_ring *r, size_t min) {
+        size_t size = 1;
+
+        if (min == 0)
+                min = SOCKET_RING_DEFAULT;
+        while (size < min)
+                size <<= 1;
+        r->buf = malloc(size);
+        if (!r->buf)
+                return -ENOMEM;
+        r->size = size;
+        r->consumed = r->produced = 0;
+        return 0;
+}
+
+static int socket_address(const struct vchan_endpoint *ep, int server_domid, int client_domid,
+                          struct sockaddr_un *ret) {
+        int n;
+
+        memset(ret, 0, sizeof(*ret));
+        ret->sun_family = AF_UNIX;
+        n = snprintf(ret->sun_path, sizeof(ret->sun_path), "%s/vchan.%d.%d.%d.sock",
+                     ep->socket_dir, server_domid, client_domid, ep->port);
+        if (n < 0)
+                return -EINVAL;
+        if ((size_t) n >= sizeof(ret->sun_path))
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+static void socket_close(struct vchan *v);
+
+static int socket_new(const struct vchan_endpoint *ep, size_t read_min, size_t write_min,
+                      struct vchan_socket **ret) {
+        struct vchan_socket *s;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->base.ops = &vchan_socket_ops;
+        s->blocking = true;     /* libvchan's default */
+        s->listen_fd = s->retry_timer_fd = s->dir_watch_fd = s->sock_fd = -1;
+        s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (s->epoll_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = ring_alloc(&s->rx, read_min);
+        if (r < 0)
+                goto fail;
+        r = ring_alloc(&s->tx, write_min);
+        if (r < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+
+fail:
+        socket_close(&s->base);
+        return r;
+}
+
+static void raise_buffer(int fd, int option, size_t ring_size) {
+        int current = 0, wanted = (int) ring_size;
+        socklen_t len = sizeof(current);
+
+        /* getsockopt() reports the doubled value setsockopt() stores. */
+        if (getsockopt(fd, SOL_SOCKET, option, &current, &len) == 0 && current / 2 >= wanted)
+                return;
+        (void) setsockopt(fd, SOL_SOCKET, option, &wanted, sizeof(wanted));
+}
+
+static void become_connected(struct vchan_socket *s, int fd) {
+        epoll_forget(s, &s->listen_fd);
+        epoll_forget(s, &s->retry_timer_fd);
+        epoll_forget(s, &s->dir_watch_fd);
+        s->sock_fd = fd;
+        s->sock_events = 0;
+        s->phase = PHASE_CONNECTED;
+
+        /* Socket buffers of at least a ring's worth, so large rings keep the
+         * socket busy; never below the system default, which the raw-socket
+         * throughput depends on.  The kernel doubles and clamps the values. */
+        raise_buffer(fd, SO_SNDBUF, s->tx.size);
+        raise_buffer(fd, SO_RCVBUF, s->rx.size);
+}
+
+/* 1: a client was accepted; 0: none yet. */
+static int accept_client(struct vchan_socket *s) {
+        int fd;
+
+        fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+                if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                        return 0;
+                return -errno;
+        }
+        /* Exactly one client: the listening socket goes, its file stays. */
+        become_connected(s, fd);
+        return 1;
+}
+
+static int arm_retry_timer(struct vchan_socket *s, long msec) {
+        struct itimerspec its = {
+                .it_value.tv_sec = msec / 1000,
+                .it_value.tv_nsec = msec > 0 ? (msec % 1000) * 1000000L : 1,
+        };
+
+        return timerfd_settime(s->retry_timer_fd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+/* Empty a non-blocking timerfd or inotify fd; true when it had something. */
+static bool drain(int fd) {
+        uint8_t buf[4096] __attribute__((aligned(8)));
+        bool any = false;
+
+        if (fd < 0)
+                return false;
+        while (read(fd, buf, sizeof(buf)) > 0)
+                any = true;
+        return any;
+}
+
+/* 0: connected; 1: no server yet (ENOENT: no file; ECONNREFUSED: nobody
+ * listening on it; EAGAIN: its one-slot backlog is taken). */
+static int try_connect(struct vchan_socket *s) {
+        _cleanup_close_ int fd = -1;
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *) &s->address, sizeof(s->address)) < 0) {
+                if (errno == ENOENT || errno == ECONNREFUSED || errno == EAGAIN || errno == EINTR)
+                        return 1;
+                return -errno;
+        }
+        /* Non-blocking only for connect(): see vchan-socket-io.c. */
+        if (fcntl(fd, F_SETFL, 0) < 0)
+                return -errno;
+        become_connected(s, TAKE_FD(fd));
+        return 0;
+}
+
+static int socket_client_init_finish(struct vchan *v) {
+        struct vchan_socket *s = to_socket(v);
+        int r;
+
+        if (s->phase == PHASE_CONNECTED)
+                return 0;
+        if (s->phase != PHASE_CONNECTING)
+                return -EINVAL;
+
+        if (drain(s->dir_watch_fd))
+                s->retry_msec = RETRY_MIN_MSEC;        /* something appeared: look soon */
+        (void) drain(s->retry_timer_fd);
+
+        r = try_connect(s);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return vchan_socket_exchange(s);     /* bytes written while connecting go out now */
+
+        r = arm_retry_timer(s, s->retry_msec);
+        if (r < 0)
+                return r;
+        s->retry_msec = s->retry_msec * 2 > RETRY_MAX_MSEC ? RETRY_MAX_MSEC : s->retry_msec * 2;
+        return 1;
+}
+
+static int socket_server_init(const struct vchan_endpoint *ep, size_t read_min, size_t write_min,
+                              struct vchan **ret) {
+        struct vchan_socket *s = NULL;
+        int r;
+
+        r = socket_new(ep, read_min, write_min, &s);
+        if (r < 0)
+                return r;
+        r = socket_address(ep, ep->local_domid, ep->remote_domid, &s->address);
+        if (r < 0)
+                goto fail;
+
+        s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (s->listen_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        /* A stale file from an earlier server would make bind() fail. */
+        if (unlink(s->address.sun_path) < 0 && errno != ENOENT) {
+                r = -errno;
+                goto fail;
+        }
+        if (bind(s->listen_fd, (const struct sockaddr *) &s->address, sizeof(s->address)) < 0 ||
+            listen(s->listen_fd, 1) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = epoll_add(s, s->listen_fd, EPOLLIN);
+        if (r < 0)
+                goto fail;
+
+        s->phase = PHASE_LISTENING;
+        *ret = &s->base;
+        return 0;
+
+fail:
+        socket_close(&s->base);
+        return r;
+}
+
+static int socket_client_init_async(const struct vchan_endpoint *ep, struct vchan **ret) {
+        struct vchan_socket *s = NULL;
+        int r;
+
+        r = socket_new(ep, 0, 0, &s);
+        if (r < 0)
+                return r;
+        r = socket_address(ep, ep->remote_domid, ep->local_domid, &s->address);
+        if (r < 0)
+                goto fail;
+        s->phase = PHASE_CONNECTING;
+        s->retry_msec = RETRY_MIN_MSEC;
+
+        s->retry_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (s->retry_timer_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = epoll_add(s, s->retry_timer_fd, EPOLLIN);
+        if (r < 0)
+                goto fail;
+        r = arm_retry_timer(s, 0);      /* readable at once: the first attempt */
+        if (r < 0)
+                goto fail;
+
+        /* Optional: without a watch (no directory yet, no inotify in a
+         * sandbox) the timer alone still finds the server. */
+        s->dir_watch_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (s->dir_watch_fd >= 0 &&
+            (inotify_add_watch(s->dir_watch_fd, ep->socket_dir, IN_CREATE | IN_MOVED_TO) < 0 ||
+             epoll_add(s, s->dir_watch_fd, EPOLLIN) < 0))
+                close_fd(&s->dir_watch_fd);
+
+        *ret = &s->base;
+        return 0;
+
+fail:
+        socket_close(&s->base);
+        return r;
+}
+
+int vchan_socket_process(struct vchan_socket *s) {
+        int r;
+
+        switch (s->phase) {
+        case PHASE_LISTENING:
+                r = accept_client(s);
+                if (r <= 0)
+                        return r;
+                break;
+        case PHASE_CONNECTING:
+                r = socket_client_init_finish(&s->base);
+                return r < 0 ? r : 0;
+        case PHASE_CONNECTED:
+                break;
+        }
+        return vchan_socket_exchange(s);
+}
+
+static int socket_wait(struct vchan *v) {
+        struct vchan_socket *s = to_socket(v);
+        int r;
+
+        if (s->blocking) {
+                r = vchan_socket_wait_for_event(s);
+                if (r < 0)
+                        return r;
+        }
+        return vchan_socket_process(s);
+}
+
+static enum vchan_state socket_is_open(struct vchan *v) {
+        struct vchan_socket *s = to_socket(v);
+
+        if (s->phase != PHASE_CONNECTED)
+                return VCHAN_WAITING;   /* also a client still looking for its server */
+        /* A failed send means the peer closed; look for its EOF (or the
+         * bytes it sent before) so the answer does not lag behind. */
+        if (s->peer_gone && !s->peer_eof && vchan_ring_used(&s->rx) == 0) {
+                (void) vchan_socket_pull(s, false);
+                (void) vchan_socket_update_interest(s);
+        }
+        /* After EOF the bytes still in the read ring stay readable. */
+        return s->peer_eof && vchan_ring_used(&s->rx) == 0 ? VCHAN_DISCONNECTED : VCHAN_CONNECTED;
+}
+
+static int socket_fd_for_select(struct vchan *v) {
+        return to_socket(v)->epoll_fd;
+}
+
+static void socket_set_blocking(struct vchan *v, bool blocking) {
+        to_socket(v)->blocking = blocking;
+}
+
+static void socket_close(struct vchan *v) {
+        struct vchan_socket *s = to_socket(v);
+
+        vchan_socket_flush(s);
+        close_fd(&s->sock_fd);
+        close_fd(&s->listen_fd);
+        close_fd(&s->retry_timer_fd);
+        close_fd(&s->dir_watch_fd);
+        close_fd(&s->epoll_fd);
+        free(s->rx.buf);
+        free(s->tx.buf);
+        free(s);
+}
+
+const struct vchan_ops vchan_socket_ops = {
+        .server_init = socket_server_init,
+        .client_init_async = socket_client_init_async,
+        .client_init_finish = socket_client_init_finish,
+        .write = vchan_socket_write,
+        .read = vchan_socket_read,
+        .data_ready = vchan_socket_data_ready,
+        .buffer_space = vchan_socket_buffer_space,
+        .fd_for_select = socket_fd_for_select,
+        .wait = socket_wait,
+        .is_open = socket_is_open,
+        .set_blocking = socket_set_blocking,
+        .close = socket_close,
+};

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# systemd/: the generated units pass `systemd-analyze verify` with no complaint;
+# sysusers.d creates the users busd's --role-uid table names, with the same
+# uids; tmpfiles.d creates /run/qubes and /var/lib/qubes with the right owners.
+# Everything runs offline against scratch directories (systemd need not be PID 1).
+set -uo pipefail
+
+build=${ODYSSEY_BUILDDIR:?run through make check}
+src=${ODYSSEY_SRCDIR:?run through make check}
+if ! command -v systemd-analyze >/dev/null; then
+        echo "SKIP: systemd-analyze is not installed"
+        exit 77
+fi
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+check() { local what=$1; shift; if "$@"; then echo "ok: $what"; else fail "$what"; fi; }
+
+tmp=$(mktemp -d /tmp/test-systemd-units.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+unit=$build/systemd/odyssey-busd.service
+sysusers=$build/systemd/sysusers.d/odyssey.conf
+tmpfiles=$src/systemd/tmpfiles.d/odyssey.conf
+
+# --- the unit as generated
+exec_start=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit")
+check "ExecStart runs busd from pkglibexecdir" bash -c "[[ '$exec_start' == /*/busd ]]"
+check "no @substitution@ left in the unit" bash -c "! grep -q '@[A-Za-z_]*@' '$unit'"
+check "no @substitution@ left in sysusers.d" bash -c "! grep -q '@[A-Za-z_]*@' '$sysusers'"
+
+# verify also checks that ExecStart= is executable: busd is not installed
+# here, so point the copy at the build tree's (or any program, if not built).
+busd=$build/daemons/busd/busd
+[ -x "$busd" ] || busd=/bin/true
+mkdir -p "$tmp/units"
+sed "s|^ExecStart=[^ ]*|ExecStart=$busd|" "$unit" >"$tmp/units/odyssey-busd.service"
+cp "$src/systemd/qubes.target" "$tmp/units/"
+
+verify() { (cd "$tmp/units" && SYSTEMD_LOG_COLOR=0 systemd-analyze verify --man=no "$@" 2>&1); }
+out=$(verify ./odyssey-busd.service ./qubes.target); rc=$?
+[ -z "$out" ] || echo "$out"
+check "systemd-analyze verify: exit 0" [ $rc -eq 0 ]
+check "systemd-analyze verify: no warning" [ -z "$out" ]
+
+# The check can fail: a unit with a mistake is reported.
+{ cat "$tmp/units/odyssey-busd.service"; echo "ProtectSystem=sometimes"; } >"$tmp/units/broken.service"
+check "a broken unit is reported (the check can fail)" bash -c "[ -n \"\$(cd '$tmp/units' && systemd-analyze verify --man=no ./broken.service 2>&1)\" ]"
+rm "$tmp/units/broken.service"
+
+# --- users: created in a scratch root, with the uids busd expects
+mkdir -p "$tmp/root/etc"
+check "systemd-sysusers accepts sysusers.d/odyssey.conf" systemd-sysusers --root="$tmp/root" "$sysusers"
+same_nonempty() { [ -n "$1" ] && [ "$1" = "$2" ]; }
+uid_of() { awk -F: -v u="$1" '$1 == u { print $3 }' "$tmp/root/etc/passwd"; }
+role_uid() { grep -o -- "--role-uid $1=[0-9]*" "$unit" | cut -d= -f2; }
+check "busd maps qubesd to root" [ "$(role_uid qubesd)" = 0 ]
+for pair in qrexec-policyd:odyssey-policyd guid:odyssey-guid netvm-mgr:odyssey-netvm \
+            usbvm-mgr:odyssey-usbvm stubdom-qemu-mgr:odyssey-stubdom; do
+        role=${pair%%:*} user=${pair#*:}
+        check "$role: busd's uid = $user's uid" same_nonempty "$(role_uid "$role")" "$(uid_of "$user")"
+done
+busd_user=$(sed -n 's/^User=//p' "$unit")
+check "the unit's User= ($busd_user) is created" [ -n "$(uid_of "$busd_user")" ]
+# Same rule as tools/odyssey-stack: role r is base + r (busd 0, qrexec-policyd 2, ..., stubdom 6).
+base=$(uid_of odyssey-busd)
+check "uids follow base + role" same_nonempty "$(uid_of odyssey-policyd) $(uid_of odyssey-stubdom)" "$((base + 2)) $((base + 6))"
+check "daemon users are in group qubes" grep -Eq '^qubes:x:[0-9]+:.*odyssey-policyd' "$tmp/root/etc/group"
+
+# --- directories
+check "systemd-tmpfiles accepts tmpfiles.d/odyssey.conf" systemd-tmpfiles --create --root="$tmp/root" "$tmpfiles"
+qubes_gid=$(awk -F: '$1 == "qubes" { print $3 }' "$tmp/root/etc/group")
+check "/run/qubes: odyssey-busd:qubes 0755" [ "$(stat -c '%u %g %a' "$tmp/root/run/qubes")" = "$base $qubes_gid 755" ]
+check "/var/lib/qubes: root:qubes 0750" [ "$(stat -c '%u %g %a' "$tmp/root/var/lib/qubes")" = "0 $qubes_gid 750" ]
+
+echo "$failures failure(s)"
+[ $failures -eq 0 ]
