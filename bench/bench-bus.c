@@ -118,6 +118,7 @@ static pid_t start_busd(const char *dir, char *socket_path, size_t size) {
         snprintf(notify, sizeof(notify), "%s/notify", dir);
         snprintf(caller, sizeof(caller), "qubesd=%u", UID_CALLER);
         snprintf(echo, sizeof(echo), "qrexec-policyd=%u", UID_ECHO);
+        (void) unlink(notify);          /* the previous run's */
         nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         memcpy(sa.sun_path, notify, strlen(notify) + 1);
         if (nfd < 0 || bind(nfd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
@@ -202,12 +203,48 @@ static pid_t start_pair_echo(int *ret_fd) {
         return pid;
 }
 
-int main(void) {
-        char dir[] = "/tmp/bench-bus-XXXXXX", socket_path[108], cmd[160];
-        double bus[RUNS], pair[RUNS], bus_us, pair_us, dbus_us = 0;
+/* One run through busd with fresh processes (busd, the echo daemon, the
+ * caller's connection): mean µs per round trip. */
+static double bus_run(const char *dir) {
+        char socket_path[108];
         struct bus_client *caller = NULL;
-        pid_t busd, bus_echo, pair_echo;
-        int pair_fd, r;
+        pid_t busd, echo;
+        double mean;
+        int r;
+
+        busd = start_busd(dir, socket_path, sizeof(socket_path));
+        echo = start_bus_echo(socket_path);
+        r = bus_client_connect(socket_path, 5 * BUS_CLIENT_USEC_PER_SEC, &caller);
+        if (r < 0)
+                die("connect to busd", r);
+        set_blocking(bus_client_fd(caller));
+        call_loop(bus_client_fd(caller), BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS / 10);   /* warm up */
+        mean = call_loop(bus_client_fd(caller), BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS);
+        bus_client_free(caller);
+        kill(echo, SIGKILL);
+        waitpid(echo, NULL, 0);
+        kill(busd, SIGTERM);
+        waitpid(busd, NULL, 0);
+        return mean;
+}
+
+/* One run over a direct socketpair with a fresh echo process. */
+static double pair_run(void) {
+        double mean;
+        int fd;
+        pid_t echo = start_pair_echo(&fd);
+
+        call_loop(fd, BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS / 10);
+        mean = call_loop(fd, BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS);
+        close(fd);
+        waitpid(echo, NULL, 0);
+        return mean;
+}
+
+int main(void) {
+        char dir[] = "/tmp/bench-bus-XXXXXX", cmd[160];
+        double bus[RUNS], pair[RUNS], bus_us, pair_us, dbus_us = 0;
+        int r;
 
         if (geteuid() != 0) {
                 fprintf(stderr, "bench-bus: needs root (the two bus peers run as two roles' uids); skipped\n");
@@ -216,32 +253,14 @@ int main(void) {
         if (!mkdtemp(dir) || chmod(dir, 0755) < 0)
                 die("mkdtemp", errno);
 
-        busd = start_busd(dir, socket_path, sizeof(socket_path));
-        bus_echo = start_bus_echo(socket_path);
-        r = bus_client_connect(socket_path, 5 * BUS_CLIENT_USEC_PER_SEC, &caller);
-        if (r < 0)
-                die("connect to busd", r);
-        set_blocking(bus_client_fd(caller));
-        pair_echo = start_pair_echo(&pair_fd);
-
-        /* Warm up both paths, then alternate runs so both see the same machine. */
-        call_loop(bus_client_fd(caller), BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS / 10);
-        call_loop(pair_fd, BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS / 10);
+        /* Fresh processes for every run, alternating the two paths: each
+         * figure is a median over the placements the scheduler picks. */
         for (unsigned run = 0; run < RUNS; run++) {
-                bus[run] = call_loop(bus_client_fd(caller), BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS);
-                pair[run] = call_loop(pair_fd, BUS_PEER_ROLE(BUS_ROLE_POLICYD), ROUND_TRIPS);
+                bus[run] = bus_run(dir);
+                pair[run] = pair_run();
         }
         bus_us = bench_median(bus, RUNS);
         pair_us = bench_median(pair, RUNS);
-
-        close(pair_fd);
-        bus_client_free(caller);
-        waitpid(pair_echo, NULL, 0);
-        kill(bus_echo, SIGKILL);
-        waitpid(bus_echo, NULL, 0);
-        kill(busd, SIGTERM);
-        waitpid(busd, NULL, 0);
-
         r = bench_dbus_rtt(dir, RUNS, DBUS_ROUND_TRIPS, &dbus_us);
 
         printf("BENCH bus_rtt_us %.2f us\n", bus_us);
@@ -253,6 +272,9 @@ int main(void) {
                 printf("BENCH dbus_rtt_us %.2f us\n", dbus_us);
                 printf("BENCH bus_speedup_vs_dbus_daemon %.2f ratio\n", dbus_us / bus_us);
         }
+        if (getenv("BENCH_VERBOSE"))    /* sorted by bench_median() */
+                for (unsigned run = 0; run < RUNS; run++)
+                        fprintf(stderr, "bus %.2f us, socketpair %.2f us\n", bus[run], pair[run]);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         (void) !system(cmd);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -49,7 +49,7 @@ static int write_config(const char *dir, char *ret_path, size_t size) {
 }
 
 /* Start dbus-daemon; its address (one line on --print-address) into address. */
-static pid_t start_dbus_daemon(const char *config, char *address, size_t size) {
+static pid_t start_dbus_daemon(const char *config, const char *log_path, char *address, size_t size) {
         char fdarg[32], config_arg[300];
         int pipefd[2];
         size_t have = 0;
@@ -63,6 +63,11 @@ static pid_t start_dbus_daemon(const char *config, char *address, size_t size) {
         if (pid == 0) {
                 int fd = dup(pipefd[1]);        /* without O_CLOEXEC */
 
+                int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+                /* It complains about fd limits it may not raise: keep that out of the output. */
+                if (log_fd >= 0)
+                        dup2(log_fd, STDERR_FILENO);
                 snprintf(fdarg, sizeof(fdarg), "--print-address=%d", fd);
                 snprintf(config_arg, sizeof(config_arg), "--config-file=%s", config);
                 execl(DBUS_DAEMON_PATH, "dbus-daemon", config_arg, "--nofork", fdarg, (char *) NULL);
@@ -173,7 +178,7 @@ static int echo_call(sd_bus *bus, const uint8_t *payload) {
 }
 
 int bench_dbus_rtt(const char *dir, unsigned runs, unsigned n, double *ret_median_us) {
-        char config[256], address[512];
+        char config[256], log_path[256], address[512];
         double *means = calloc(runs, sizeof(double));
         uint8_t payload[BENCH_PAYLOAD];
         int ready[2], r = 0;
@@ -188,7 +193,8 @@ int bench_dbus_rtt(const char *dir, unsigned runs, unsigned n, double *ret_media
         r = write_config(dir, config, sizeof(config));
         if (r < 0)
                 goto out;
-        daemon_pid = start_dbus_daemon(config, address, sizeof(address));
+        snprintf(log_path, sizeof(log_path), "%s/dbus-daemon.log", dir);
+        daemon_pid = start_dbus_daemon(config, log_path, address, sizeof(address));
         if (daemon_pid < 0) {
                 r = (int) daemon_pid;
                 goto out;

@@ -350,6 +350,32 @@ START_TEST(test_guest_flood_closes_channel) {
 }
 END_TEST
 
+START_TEST(test_guest_that_never_reads_is_closed) {
+        struct fake_guest *g;
+        struct bus_msg_qrexec_service_refused refused = { .ident = "SOCKET1" };
+        bool down = false;
+
+        start(true);
+        g = guest_up(5, 4, 4);
+        /* The guest reads nothing while policyd keeps answering it. */
+        for (uint32_t i = 1; i <= 200000 && !down; i++) {
+                ck_assert_int_eq(bus_client_send(policyd, BUS_MSG_QREXEC_SERVICE_REFUSED, BUS_PEER_GUEST(5), i,
+                                                 &refused), 0);
+                if (i % 500 == 0)
+                        while (bus_client_receive(qubesd, 0, m) == 0)
+                                if (m->hdr.type == BUS_MSG_DOMAIN_CHANNEL_DOWN)
+                                        down = true;
+        }
+        ck_assert(down);
+        ck_assert_uint_eq(m->u.domain_channel_down.domid, 5);
+        ck_assert_int_eq(m->u.domain_channel_down.reason, -ENOBUFS);
+        ck_assert(harness_log_contains(&h, "outbound queue full: the guest does not read"));
+        assert_ping(qubesd);
+        fake_guest_free(g);
+        stop();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("busd-guest");
         TCase *tc = tcase_create("guest");
@@ -367,6 +393,7 @@ int main(void) {
         tcase_add_test(tc, test_garbage_closes_only_that_channel);
         tcase_add_test(tc, test_close_hangup_and_open_errors);
         tcase_add_test(tc, test_guest_flood_closes_channel);
+        tcase_add_test(tc, test_guest_that_never_reads_is_closed);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);
