@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The event loop, signals, watchdog and readiness every daemon shares (see daemon.h). */
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -105,4 +106,37 @@ char *daemon_runtime_path(const char *opt, const char *name) {
 
 char *daemon_state_path(const char *opt, const char *name) {
         return daemon_dir_path(opt, "ODYSSEY_STATE_DIR", "/var/lib/qubes", name);
+}
+
+static bool loop_finished(sd_event *e) {
+        return sd_event_get_state(e) == SD_EVENT_FINISHED;
+}
+
+int daemon_event_loop(sd_event *e, uint64_t spin_usec) {
+        int r, code = 0;
+
+        /* With one CPU nothing else can make work for us while we poll. */
+        cpu_set_t cpus;
+        if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2)
+                spin_usec = 0;
+        if (spin_usec == 0)
+                return sd_event_loop(e);
+
+        while (!loop_finished(e)) {
+                r = sd_event_run(e, UINT64_MAX);
+                if (r < 0)
+                        return r;
+
+                /* Poll while work keeps arriving within the window. */
+                uint64_t idle_from = now_usec();
+                while (!loop_finished(e) && now_usec() - idle_from < spin_usec) {
+                        r = sd_event_run(e, 0);
+                        if (r < 0)
+                                return r;
+                        if (r > 0)
+                                idle_from = now_usec();
+                }
+        }
+        r = sd_event_get_exit_code(e, &code);
+        return r < 0 ? r : code;
 }

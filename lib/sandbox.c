@@ -51,7 +51,7 @@ const char *const sandbox_base_syscalls[] = {
         /* signals delivered through signalfd, and glibc's own needs */
         "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "restart_syscall",
         /* locks in thread-safe libraries, randomness */
-        "futex", "getrandom", "sched_yield",
+        "futex", "getrandom", "sched_yield", "sched_getaffinity",
         /* sd_journal_send() passes a large entry as a sealed memfd */
         "memfd_create",
         "exit", "exit_group",

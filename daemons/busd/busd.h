@@ -127,6 +127,7 @@ struct busd {
         struct role_uid role_uids[_BUS_ROLE_MAX];
         size_t n_role_uids;
         uint64_t stall_timeout_usec;
+        uint32_t spin_usec;             /* adaptive polling window, daemon_event_loop() */
 
         struct peer *peers[_BUS_ROLE_MAX];      /* connected daemons, by role */
         struct guest *guests;                    /* open control channels */

@@ -35,9 +35,11 @@ static void help(void) {
                "                          usbvm-mgr, stubdom-qemu-mgr\n"
                "  --stall-timeout MSEC    drop a daemon whose outbound queue stays full this long\n"
                "                          (default %u)\n"
+               "  --spin-usec USEC        poll this long for more work before sleeping;\n"
+               "                          0 disables (default %u)\n"
                "  -h --help               show this help\n"
                "  --version               show the version\n",
-               BUSD_STALL_TIMEOUT_USEC_DEFAULT / 1000);
+               BUSD_STALL_TIMEOUT_USEC_DEFAULT / 1000, DAEMON_SPIN_USEC_DEFAULT);
 }
 
 static int parse_role_uid(struct busd *b, const char *arg) {
@@ -73,11 +75,12 @@ static int parse_role_uid(struct busd *b, const char *arg) {
 
 /* 0 to run, > 0 to exit successfully (help, version), < 0 on a bad option. */
 static int parse_argv(struct busd *b, int argc, char *argv[]) {
-        enum { ARG_SOCKET = 0x100, ARG_ROLE_UID, ARG_STALL_TIMEOUT, ARG_VERSION };
+        enum { ARG_SOCKET = 0x100, ARG_ROLE_UID, ARG_STALL_TIMEOUT, ARG_SPIN_USEC, ARG_VERSION };
         static const struct option options[] = {
                 { "socket",        required_argument, NULL, ARG_SOCKET },
                 { "role-uid",      required_argument, NULL, ARG_ROLE_UID },
                 { "stall-timeout", required_argument, NULL, ARG_STALL_TIMEOUT },
+                { "spin-usec",     required_argument, NULL, ARG_SPIN_USEC },
                 { "help",          no_argument,       NULL, 'h' },
                 { "version",       no_argument,       NULL, ARG_VERSION },
                 {}
@@ -101,6 +104,11 @@ static int parse_argv(struct busd *b, int argc, char *argv[]) {
                         if (r < 0 || msec == 0)
                                 return log_error_errno(-EINVAL, "Invalid --stall-timeout '%s'", optarg);
                         b->stall_timeout_usec = (uint64_t) msec * 1000;
+                        break;
+                case ARG_SPIN_USEC:
+                        r = parse_uint32(optarg, &b->spin_usec);
+                        if (r < 0 || b->spin_usec > 1000000)
+                                return log_error_errno(-EINVAL, "Invalid --spin-usec '%s' (0..1000000)", optarg);
                         break;
                 case 'h':
                         help();
@@ -190,6 +198,7 @@ int main(int argc, char *argv[]) {
         struct busd b = {
                 .listen_fd = -1,
                 .stall_timeout_usec = BUSD_STALL_TIMEOUT_USEC_DEFAULT,
+                .spin_usec = DAEMON_SPIN_USEC_DEFAULT,
         };
         int r;
 
@@ -211,7 +220,7 @@ int main(int argc, char *argv[]) {
 
         log_info("Listening on %s with %zu roles", b.socket_path, b.n_role_uids);
         daemon_notify_ready("Routing messages");
-        r = sd_event_loop(b.event);
+        r = daemon_event_loop(b.event, b.spin_usec);
         daemon_notify_stopping();
         if (r < 0)
                 log_error_errno(r, "Event loop failed");
