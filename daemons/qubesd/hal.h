@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The Hypervisor Abstraction Layer: how qubesd drives an isolation provider.
+ * A domain's `backend` property names one ("native" today; "libvirt:URI"
+ * with the libvirt issue).  Every operation is asynchronous: it returns 0 once
+ * under way (or -errno at once) and reports its result through a callback on
+ * qubesd's sd-event loop; state changes that nobody asked for (a domain that
+ * exits or crashes) come through the backend's event callback.  Nothing here
+ * may block qubesd's loop.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "domain.h"
+#include "vchan.h"
+
+/* What a backend needs to run a domain, resolved by qubesd from the properties. */
+struct hal_domain_config {
+        const char *name;
+        uint32_t domid;                 /* = qid */
+        const char *uuid;
+        enum domain_class klass;
+        const char *template_root;      /* root tree of the template (read-only in the
+                                         * domain); "/" = the host's own /usr and /etc */
+        const char *own_root;           /* TemplateVM/StandaloneVM: its own writable root tree,
+                                         * used instead of template_root; NULL otherwise */
+        const char *private_dir;        /* persistent volume: /rw and /home in the domain */
+        bool volatile_private;          /* DispVM: private_dir is discarded at stop */
+        uint32_t memory_mb;
+        uint32_t maxmem_mb;             /* 0 = same as memory */
+        uint32_t vcpus;
+        bool debug;
+        const char *default_user;
+        const char *vchan_dir;          /* host dir of this domain's vchans; the backend
+                                         * makes it appear as /run/vchan inside */
+        const char *agents_dir;         /* host dir with odyssey-init and the agents;
+                                         * appears read-only as /run/odyssey/agents inside */
+        const char *agents;             /* which of them odyssey-init starts, ':'-separated;
+                                         * NULL = "qrexec-agent" */
+};
+
+struct hal_domain_info {
+        const char *name;
+        uint32_t domid;
+        enum power_state state;
+        uint64_t start_time_usec;       /* CLOCK_REALTIME */
+};
+
+struct hal_backend;
+
+/* The result of one operation. */
+typedef void (*hal_done_fn)(void *userdata, int result);
+/* A domain's state changed on its own (exited, crashed) or by an operation;
+ * reason: 0 normal, -errno or 128+signal for crashes. */
+typedef void (*hal_event_fn)(void *userdata, const char *name, enum power_state state, int reason);
+/* One running/paused domain found by hal_list(). */
+typedef void (*hal_list_fn)(void *userdata, const struct hal_domain_info *info);
+
+struct hal_backend_ops {
+        const char *kind;               /* "native" */
+        int (*new)(sd_event *event, const char *runtime_dir, const char *state_dir, hal_event_fn on_event,
+                   void *userdata, struct hal_backend **ret);
+        void (*free)(struct hal_backend *b);
+        /* Synchronous: what this backend is already running (after a qubesd restart). */
+        int (*list)(struct hal_backend *b, hal_list_fn fn, void *userdata);
+        /* Done when the domain runs (its init is up; the agent's hello is qubesd's
+         * business through busd). */
+        int (*start)(struct hal_backend *b, const struct hal_domain_config *cfg, hal_done_fn done,
+                     void *userdata);
+        /* Clean shutdown; after timeout_sec, kill.  Done when stopped. */
+        int (*shutdown)(struct hal_backend *b, const char *name, uint32_t timeout_sec, hal_done_fn done,
+                        void *userdata);
+        int (*kill)(struct hal_backend *b, const char *name, hal_done_fn done, void *userdata);
+        int (*pause)(struct hal_backend *b, const char *name, hal_done_fn done, void *userdata);
+        int (*unpause)(struct hal_backend *b, const char *name, hal_done_fn done, void *userdata);
+        /* How busd reaches the domain's control channel (port 512). */
+        int (*control_channel)(struct hal_backend *b, const char *name, enum vchan_backend *ret_backend,
+                               char *ret_dir, size_t dir_size);
+        /* Memory of all the domain's processes, kB of PSS; -ENOENT when not running. */
+        int (*memory_kb)(struct hal_backend *b, const char *name, uint64_t *ret_kb);
+};
+
+extern const struct hal_backend_ops hal_native_ops;
+
+/* Look a backend kind up by the `backend` property's value ("native", "libvirt:..."). */
+const struct hal_backend_ops *hal_find(const char *backend);

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "stack-harness.h"
+#include "util.h"
+
+#define MAX_ARGS 64
+
+static const char *builddir(void) {
+        const char *b = getenv("ODYSSEY_BUILDDIR");
+        return b && *b ? b : ODYSSEY_BUILDDIR;
+}
+
+/* Run argv with stdout captured into out; environment extras "K=V" in env. */
+static int run_capture(char *const argv[], const char *env_kv, char *out, size_t size) {
+        int pipefd[2];
+        pid_t pid;
+        int status;
+        size_t have = 0;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return r;
+        }
+        if (pid == 0) {
+                if (dup2(pipefd[1], STDOUT_FILENO) < 0)
+                        _exit(127);
+                if (env_kv)
+                        putenv((char *) env_kv);
+                execv(argv[0], argv);
+                fprintf(stderr, "exec %s: %m\n", argv[0]);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        for (;;) {
+                char discard[4096];
+                char *dst = out && have + 1 < size ? out + have : discard;
+                size_t room = out && have + 1 < size ? size - 1 - have : sizeof(discard);
+                ssize_t n = read(pipefd[0], dst, room);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                if (dst != discard)
+                        have += (size_t) n;
+        }
+        close(pipefd[0]);
+        if (out && size)
+                out[have] = '\0';
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void dump_logs(const struct test_stack *s) {
+        char cmd[sizeof(s->root) + 64];
+        snprintf(cmd, sizeof(cmd), "tail -n 40 '%s'/log/*.log >&2", s->root);
+        (void) !system(cmd);
+}
+
+int test_stack_start(struct test_stack *s, ...) {
+        char launcher[sizeof(s->builddir) + 64], out[8192];
+        const char *argv[MAX_ARGS];
+        size_t argc = 0;
+        va_list ap;
+        int r;
+
+        memset(s, 0, sizeof(*s));
+        snprintf(s->builddir, sizeof(s->builddir), "%s", builddir());
+        snprintf(s->root, sizeof(s->root), "/tmp/odyssey-test-XXXXXX");
+        if (!mkdtemp(s->root))
+                return -errno;
+        /* daemons running as their own uids must reach the sockets under it */
+        if (chmod(s->root, 0755) < 0)
+                return -errno;
+        snprintf(launcher, sizeof(launcher), "%s/tools/odyssey-stack", s->builddir);
+
+        argv[argc++] = launcher;
+        argv[argc++] = "start";
+        argv[argc++] = "--root";
+        argv[argc++] = s->root;
+        va_start(ap, s);
+        for (const char *a; (a = va_arg(ap, const char *)) && argc < MAX_ARGS - 1;)
+                argv[argc++] = a;
+        va_end(ap);
+        argv[argc] = NULL;
+
+        r = run_capture((char *const *) argv, NULL, out, sizeof(out));
+        if (r != 0) {
+                fprintf(stderr, "odyssey-stack start failed (%d):\n%s\n", r, out);
+                dump_logs(s);
+                test_stack_stop(s);
+                return r < 0 ? r : -EIO;
+        }
+        const char *line = strstr(out, "QUBES_ADMIN_ADDRESS=");
+        if (line) {
+                line += strlen("QUBES_ADMIN_ADDRESS=");
+                size_t n = strcspn(line, "\n");
+                snprintf(s->admin_address, sizeof(s->admin_address), "%.*s", (int) n, line);
+                const char *path = strstr(s->admin_address, "path=");
+                if (path)
+                        snprintf(s->admin_socket, sizeof(s->admin_socket), "%.*s", (int) strcspn(path + 5, ","),
+                                 path + 5);
+        }
+        snprintf(s->bus_socket, sizeof(s->bus_socket), "%s/run/bus.sock", s->root);
+        return 0;
+}
+
+void test_stack_stop(struct test_stack *s) {
+        char launcher[sizeof(s->builddir) + 64], cmd[sizeof(s->root) + 16];
+
+        if (!s->root[0])
+                return;
+        snprintf(launcher, sizeof(launcher), "%s/tools/odyssey-stack", s->builddir);
+        char *const argv[] = { launcher, (char *) "stop", (char *) "--root", s->root, NULL };
+        (void) run_capture(argv, NULL, NULL, 0);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->root);
+        (void) !system(cmd);
+        s->root[0] = '\0';
+}
+
+int test_stack_run(const struct test_stack *s, char *out, size_t size, const char *program, ...) {
+        const char *argv[MAX_ARGS];
+        char env[sizeof(s->admin_address) + 32];
+        size_t argc = 0;
+        va_list ap;
+
+        argv[argc++] = program;
+        va_start(ap, program);
+        for (const char *a; (a = va_arg(ap, const char *)) && argc < MAX_ARGS - 1;)
+                argv[argc++] = a;
+        va_end(ap);
+        argv[argc] = NULL;
+        snprintf(env, sizeof(env), "QUBES_ADMIN_ADDRESS=%s", s->admin_address);
+        return run_capture((char *const *) argv, env, out, size);
+}
