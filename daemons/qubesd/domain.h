@@ -98,3 +98,10 @@ bool domain_has_tag(const struct domain *d, const char *tag);
 int domain_set_feature(struct domain *d, const char *key, const char *value);   /* -EINVAL bad key/value */
 int domain_remove_feature(struct domain *d, const char *key);   /* -ENOENT */
 const char *domain_get_feature(const struct domain *d, const char *key);        /* NULL if unset */
+bool tag_valid(const char *tag);
+bool feature_key_valid(const char *key);
+bool feature_value_valid(const char *value);   /* printable UTF-8, at most FEATURE_VALUE_MAX bytes */
+
+/* The domain's effective template (set or default; AppVM -> TemplateVM,
+ * DispVM -> its disposable template), NULL for classes without one. */
+struct domain *domain_get_template(const struct domain_set *set, const struct domain *d);

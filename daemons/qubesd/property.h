@@ -40,6 +40,7 @@ enum prop_flags {
         PROP_NULLABLE   = 1 << 2,  /* DOMAIN: "" (none) is a value */
         PROP_CLONE      = 1 << 3,  /* copied by clone and inherited by disposables when set */
         PROP_GLOBAL     = 1 << 4,  /* a global (manager) property, not a domain's */
+        PROP_REQUIRED   = 1 << 5,  /* a new domain must end up with a value (label) */
 };
 
 #define PROP_VALUE_MAX 4096     /* longest canonical text of any value */
@@ -65,6 +66,7 @@ struct prop_def {
         const char *const *choices;     /* ENUM: NULL-terminated */
         int64_t min, max;               /* INT bounds; STR: max length in max */
         const char *doc;                /* one line for --help and the API */
+        const char *unit;               /* INT: "MiB", "s"... for messages, or NULL */
 };
 
 /* The table.  Domain properties then global ones; index = property id. */
@@ -72,6 +74,7 @@ extern const struct prop_def prop_table[];
 extern const size_t prop_table_size;
 
 const struct prop_def *prop_find(const char *name, bool global);   /* NULL if none */
+const char *prop_type_to_string(enum prop_type t);                 /* "str", "int", "bool", "label", "domain", "uuid", "enum" */
 size_t prop_index(const struct prop_def *p);
 
 /*
@@ -84,6 +87,23 @@ size_t prop_index(const struct prop_def *p);
  */
 int prop_check(const struct domain_set *set, const struct domain *d, const struct prop_def *p,
                const char *untrusted_value, char *out, size_t out_size, char *error, size_t error_size);
+
+/*
+ * Check that resetting p of d (NULL for a global) back to its default keeps
+ * the rules (a default netvm that would close a loop, provides_network or
+ * template_for_dispvms still relied on, a required label).  0 when the
+ * property is not set; otherwise the same errors and messages as prop_check.
+ */
+int prop_check_reset(const struct domain_set *set, const struct domain *d, const struct prop_def *p, char *error,
+                     size_t error_size);
+
+/*
+ * A domain about to be created is complete when every PROP_REQUIRED property
+ * has a value and its class's rules hold (an AppVM or a DispVM has a
+ * template, set or by default).  0, or -EINVAL with a message naming the
+ * property and the rule.
+ */
+int prop_check_complete(const struct domain_set *set, const struct domain *d, char *error, size_t error_size);
 
 /* The effective value (set value, else default) as canonical text; "" for none. */
 int prop_get(const struct domain_set *set, const struct domain *d, const struct prop_def *p, char *buf,

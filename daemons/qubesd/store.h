@@ -12,14 +12,18 @@
 
 struct store;
 
-/* Open (creating or migrating) the database at path. */
+/* Open (creating or migrating) the database at path (created mode 0600).
+ * -EPROTONOSUPPORT: the file's schema is newer than this build (logged);
+ * -EBADMSG: not a database, or no readable schema version. */
 int store_open(const char *path, struct store **ret);
 void store_close(struct store *s);
 
 /* Load every domain and global property into a fresh set (dom0 synthesised). */
 int store_load(struct store *s, struct domain_set **ret);
 
-/* Each is one transaction. */
+/* Each is one transaction.  -ENOENT: no such domain (or tag, or feature to
+ * remove); -EEXIST: a domain with that name, qid or uuid exists.  A domain's
+ * identity (name, qid, uuid, klass) is written by store_add_domain only. */
 int store_add_domain(struct store *s, const struct domain *d);          /* with all its values, tags, features */
 int store_remove_domain(struct store *s, const char *name);
 int store_set_value(struct store *s, const char *domain, const char *prop, const char *value);   /* NULL = reset */
