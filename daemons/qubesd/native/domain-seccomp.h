@@ -13,7 +13,11 @@
  * kexec_load/kexec_file_load, reboot, swapon/swapoff, acct, quotactl,
  * settimeofday/clock_settime/adjtimex, iopl/ioperm, the x32 ABI and every
  * foreign architecture, socket(AF_PACKET)/raw sockets, and mknod of devices.
- * Refused calls fail with EPERM.
+ * Also refused, as more of the same routes: chroot, syslog, fspick,
+ * open_tree_attr, quotactl_fd, clock_adjtime, pidfd_getfd, process_madvise,
+ * and io_uring (its operations run in the kernel, past the argument checks).
+ * Refused calls fail with EPERM, except clone3, which fails with ENOSYS so
+ * that glibc falls back to clone(), whose flags the filter can see.
  */
 #pragma once
 
