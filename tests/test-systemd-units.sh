@@ -42,6 +42,31 @@ out=$(verify ./odyssey-busd.service ./qubes.target); rc=$?
 check "systemd-analyze verify: exit 0" [ $rc -eq 0 ]
 check "systemd-analyze verify: no warning" [ -z "$out" ]
 
+# qubesd's unit, verified the same way (it needs busd's unit next to it).
+qunit=$build/systemd/odyssey-qubesd.service
+check "qubesd's ExecStart runs qubesd from pkglibexecdir" bash -c "[[ \"\$(sed -n 's/^ExecStart=//p' '$qunit')\" == /*/qubesd ]]"
+check "no @substitution@ left in qubesd's unit" bash -c "! grep -q '@[A-Za-z_]*@' '$qunit'"
+qubesd=$build/daemons/qubesd/qubesd
+[ -x "$qubesd" ] || qubesd=/bin/true
+sed "s|^ExecStart=[^ ]*|ExecStart=$qubesd|" "$qunit" >"$tmp/units/odyssey-qubesd.service"
+out=$(verify ./odyssey-qubesd.service ./odyssey-busd.service ./qubes.target); rc=$?
+[ -z "$out" ] || echo "$out"
+check "systemd-analyze verify odyssey-qubesd.service: exit 0" [ $rc -eq 0 ]
+check "systemd-analyze verify odyssey-qubesd.service: no warning" [ -z "$out" ]
+# Options inherited by every domain (seccomp, MDWE) would break them: not in the unit.
+check "qubesd's unit sets no seccomp-based option the domains would inherit" \
+        bash -c "! grep -Eq '^(SystemCallFilter|MemoryDenyWriteExecute|RestrictNamespaces|RestrictAddressFamilies)=' '$qunit'"
+check "domains survive a qubesd restart (KillMode=process)" grep -q '^KillMode=process$' "$qunit"
+
+# The system bus policy: well-formed, root owns the name, group qubes may call.
+policy=$src/systemd/org.qubes.Admin1.conf
+if command -v xmllint >/dev/null; then
+        check "org.qubes.Admin1.conf is well-formed XML" xmllint --noout "$policy"
+fi
+check "policy: only root owns org.qubes.Admin1" bash -c "grep -A2 '<policy user=\"root\">' '$policy' | grep -q 'allow own=\"org.qubes.Admin1\"'"
+check "policy: group qubes may call it" bash -c "grep -A1 '<policy group=\"qubes\">' '$policy' | grep -q 'allow send_destination=\"org.qubes.Admin1\"'"
+check "policy: everyone else may not" bash -c "grep -A3 '<policy context=\"default\">' '$policy' | grep -q 'deny send_destination=\"org.qubes.Admin1\"'"
+
 # The check can fail: a unit with a mistake is reported.
 { cat "$tmp/units/odyssey-busd.service"; echo "ProtectSystem=sometimes"; } >"$tmp/units/broken.service"
 check "a broken unit is reported (the check can fail)" bash -c "[ -n \"\$(cd '$tmp/units' && systemd-analyze verify --man=no ./broken.service 2>&1)\" ]"

@@ -17,6 +17,7 @@ static const struct {
         enum bus_role role;
 } stack_builtin_daemons[] = {
         { "busd", "daemons/busd/busd", BUS_ROLE_BUSD },
+        { "qubesd", "daemons/qubesd/qubesd", BUS_ROLE_QUBESD },
 };
 
 /* The one place that says which uid a role runs as: qubesd is root (it

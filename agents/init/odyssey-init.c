@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * odyssey-init: PID 1 of a native domain.  Starts each agent named in
+ * $ODYSSEY_AGENTS (':'-separated, default "qrexec-agent") from
+ * /run/odyssey/agents, restarts nothing, reaps every process that ends up
+ * its child, and on SIGTERM (or SIGINT) sends SIGTERM to every process of
+ * the domain, waits up to a few seconds, SIGKILLs what is left and exits 0.
+ * Plain libc only, so it links statically as well.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AGENTS_DIR       "/run/odyssey/agents"
+#define DEFAULT_AGENTS   "qrexec-agent"
+#define SHUTDOWN_TIMEOUT 3      /* seconds between SIGTERM and SIGKILL */
+
+static bool agent_name_valid(const char *name, size_t n) {
+        if (n == 0 || n > 64 || name[0] == '.')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", name[i]))
+                        return false;
+        return true;
+}
+
+static void start_agent(const char *name, size_t n, const sigset_t *original_mask) {
+        char path[sizeof(AGENTS_DIR) + 80];
+        pid_t pid;
+
+        if (!agent_name_valid(name, n)) {
+                fprintf(stderr, "odyssey-init: ignoring invalid agent name '%.*s'\n", (int) n, name);
+                return;
+        }
+        snprintf(path, sizeof(path), AGENTS_DIR "/%.*s", (int) n, name);
+        pid = fork();
+        if (pid < 0) {
+                fprintf(stderr, "odyssey-init: cannot start %s: %s\n", path, strerror(errno));
+                return;
+        }
+        if (pid == 0) {
+                sigprocmask(SIG_SETMASK, original_mask, NULL);
+                (void) setsid();
+                execl(path, path, (char *) NULL);
+                fprintf(stderr, "odyssey-init: cannot execute %s: %s\n", path, strerror(errno));
+                _exit(127);
+        }
+}
+
+static void reap(void) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+}
+
+/* SIGTERM everyone, give them SHUTDOWN_TIMEOUT seconds, SIGKILL the rest. */
+static _Noreturn void shut_down(const sigset_t *waited) {
+        struct timespec deadline, now;
+
+        (void) kill(-1, SIGTERM);
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += SHUTDOWN_TIMEOUT;
+        for (;;) {
+                reap();
+                if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+                        _exit(0);
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (now.tv_sec > deadline.tv_sec ||
+                    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+                        break;
+                struct timespec wait = { .tv_nsec = 50 * 1000 * 1000 };
+                (void) sigtimedwait(waited, NULL, &wait);
+        }
+        (void) kill(-1, SIGKILL);
+        while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+                ;
+        _exit(0);
+}
+
+int main(int argc, char *argv[]) {
+        const char *agents = getenv("ODYSSEY_AGENTS");
+        sigset_t waited, original;
+
+        if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+                printf("Usage: odyssey-init\n"
+                       "PID 1 of a native Odyssey domain: starts the agents in $ODYSSEY_AGENTS\n"
+                       "(':'-separated, default " DEFAULT_AGENTS ") from " AGENTS_DIR ",\n"
+                       "reaps every process, and on SIGTERM stops them all and exits.\n");
+                return 0;
+        }
+        umask(0022);
+        if (chdir("/") < 0)
+                return 1;
+        /* Handled synchronously: a PID 1 only gets the signals it waits for. */
+        sigemptyset(&waited);
+        sigaddset(&waited, SIGCHLD);
+        sigaddset(&waited, SIGTERM);
+        sigaddset(&waited, SIGINT);
+        sigprocmask(SIG_BLOCK, &waited, &original);
+
+        if (!agents || !*agents)
+                agents = DEFAULT_AGENTS;
+        for (const char *p = agents; *p;) {
+                size_t n = strcspn(p, ":");
+                if (n > 0)
+                        start_agent(p, n, &original);
+                p += n;
+                if (*p == ':')
+                        p++;
+        }
+
+        for (;;) {
+                siginfo_t si;
+                int sig = sigwaitinfo(&waited, &si);
+
+                if (sig == SIGCHLD)
+                        reap();
+                else if (sig == SIGTERM || sig == SIGINT)
+                        shut_down(&waited);
+        }
+}

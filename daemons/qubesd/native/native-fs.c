@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Host-side files of a native domain: its private volume and vchan dir. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "native-fs.h"
+#include "native.h"
+
+/* Remove everything below the directory dir_fd (which is closed), never
+ * following a symlink: the domain wrote these trees. */
+static int remove_contents_fd(int dir_fd) {
+        DIR *d = fdopendir(dir_fd);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d) {
+                r = -errno;
+                close(dir_fd);
+                return r;
+        }
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) == 0 || errno == ENOENT)
+                        continue;
+                if (errno != EISDIR && errno != EPERM) {
+                        r = -errno;
+                        continue;
+                }
+                int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0) {
+                        r = -errno;
+                        continue;
+                }
+                int k = remove_contents_fd(sub);
+                if (k < 0)
+                        r = k;
+                if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        r = -errno;
+        }
+        closedir(d);
+        return r;
+}
+
+int native_remove_contents(const char *path) {
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return remove_contents_fd(fd);
+}
+
+int native_remove_tree(const char *path) {
+        int r = native_remove_contents(path);
+
+        if (rmdir(path) < 0 && errno != ENOENT)
+                return -errno;
+        return r;
+}
+
+/* A directory that exists, is not a symlink, and has this owner and mode. */
+static int ensure_dir(const char *path, uid_t uid, gid_t gid, mode_t mode, bool only_if_root_owned) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (mkdir(path, mode) < 0 && errno != EEXIST)
+                return -errno;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (only_if_root_owned && st.st_uid != 0)
+                return 0;
+        if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
+                return -errno;
+        if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
+                return -errno;
+        return 0;
+}
+
+int native_prepare_private(const struct native_config *c) {
+        _cleanup_free_ char *home = path_join(c->private_dir, "home");
+        uid_t uid = native_domain_uid(c->domid);
+        int r;
+
+        if (!home)
+                return -ENOMEM;
+        r = mkdir_p(c->private_dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the private volume %s", c->private_dir);
+        /* A fresh volume (qubesd made it as root) becomes the domain's; one the
+         * domain already owns is left alone. */
+        r = ensure_dir(c->private_dir, uid, uid, 0755, true);
+        if (r >= 0)
+                r = ensure_dir(home, uid, uid, 0755, true);
+        if (r < 0)
+                return log_error_errno(r, "Cannot give the private volume %s to the domain", c->private_dir);
+        return 0;
+}
+
+int native_prepare_vchan_dir(const struct native_config *c) {
+        _cleanup_free_ char *parent = strdup(c->vchan_dir);
+        char *slash;
+        int r;
+
+        if (!parent)
+                return -ENOMEM;
+        slash = strrchr(parent, '/');
+        if (slash && slash != parent) {
+                *slash = '\0';
+                r = mkdir_p(parent, 0755);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot create %s", parent);
+        }
+        /* busd owns it (it connects to the agent's sockets in it), the domain's
+         * root group may create sockets in it; nobody else may even look. */
+        r = ensure_dir(c->vchan_dir, c->busd_uid, native_domain_uid(c->domid), 0770, false);
+        if (r < 0)
+                return log_error_errno(r, "Cannot prepare the vchan dir %s", c->vchan_dir);
+        r = native_remove_contents(c->vchan_dir);
+        if (r < 0)
+                log_warning_errno(r, "Cannot empty the vchan dir %s", c->vchan_dir);
+        return 0;
+}
