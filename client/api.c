@@ -44,7 +44,8 @@ static int wait_ready(sd_bus *bus) {
 }
 
 int api_connect(sd_bus **ret) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        /* Not flushed on failure: sd-bus would wait for a handshake that failed. */
+        _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
         const char *address = api_address();
         int r;
 

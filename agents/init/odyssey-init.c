@@ -31,7 +31,8 @@ static bool agent_name_valid(const char *name, size_t n) {
         return true;
 }
 
-static void start_agent(const char *name, size_t n, const sigset_t *original_mask) {
+static void start_agent(const char *name, size_t n) {
+        sigset_t none;
         char path[sizeof(AGENTS_DIR) + 80];
         pid_t pid;
 
@@ -46,7 +47,9 @@ static void start_agent(const char *name, size_t n, const sigset_t *original_mas
                 return;
         }
         if (pid == 0) {
-                sigprocmask(SIG_SETMASK, original_mask, NULL);
+                /* Our monitor started us with these blocked; agents start clean. */
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
                 (void) setsid();
                 execl(path, path, (char *) NULL);
                 fprintf(stderr, "odyssey-init: cannot execute %s: %s\n", path, strerror(errno));
@@ -85,7 +88,7 @@ static _Noreturn void shut_down(const sigset_t *waited) {
 
 int main(int argc, char *argv[]) {
         const char *agents = getenv("ODYSSEY_AGENTS");
-        sigset_t waited, original;
+        sigset_t waited;
 
         if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
                 printf("Usage: odyssey-init\n"
@@ -102,14 +105,14 @@ int main(int argc, char *argv[]) {
         sigaddset(&waited, SIGCHLD);
         sigaddset(&waited, SIGTERM);
         sigaddset(&waited, SIGINT);
-        sigprocmask(SIG_BLOCK, &waited, &original);
+        sigprocmask(SIG_BLOCK, &waited, NULL);
 
         if (!agents || !*agents)
                 agents = DEFAULT_AGENTS;
         for (const char *p = agents; *p;) {
                 size_t n = strcspn(p, ":");
                 if (n > 0)
-                        start_agent(p, n, &original);
+                        start_agent(p, n);
                 p += n;
                 if (*p == ':')
                         p++;

@@ -20,9 +20,9 @@
 #include "native.h"
 
 const char *const hal_native_syscalls[] = {
-        "socketpair", "sendmsg", "recvmsg", "connect", "poll", "ppoll",
-        "mkdir", "mkdirat", "rename", "renameat", "renameat2", "unlink", "unlinkat",
-        "getdents64", "readlink", "readlinkat", "newfstatat", "statx", "fcntl", "wait4", "kill",
+        "socket", "socketpair", "connect", "sendmsg", "sendto", "recvmsg", "recvfrom", "poll", "ppoll",
+        "openat", "close", "read", "write", "lseek", "fstat", "newfstatat", "statx", "getdents64",
+        "mkdir", "mkdirat", "rename", "renameat", "renameat2", "unlink", "unlinkat", "fcntl", "wait4",
         NULL,
 };
 

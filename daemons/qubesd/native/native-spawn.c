@@ -114,8 +114,13 @@ static int init_child(const struct native_config *c, int sync_fd, int console_fd
         char go;
         int r;
 
-        /* The monitor blocks signals for sd-event; the domain starts clean. */
+        /* Default dispositions; blocked only what odyssey-init waits for, so
+         * that a SIGTERM arriving before it runs stays pending: a namespace's
+         * init drops a signal it neither handles nor blocks. */
         sigemptyset(&all);
+        sigaddset(&all, SIGTERM);
+        sigaddset(&all, SIGINT);
+        sigaddset(&all, SIGCHLD);
         sigprocmask(SIG_SETMASK, &all, NULL);
         for (int sig = 1; sig < _NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP)
