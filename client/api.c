@@ -76,39 +76,36 @@ int api_connect(sd_bus **ret) {
         return 0;
 }
 
-static bool error_is_local(const sd_bus_error *error) {
-        /* sd-bus names the errors it makes up from an errno "System.Error.E...". */
-        return !sd_bus_error_is_set(error) || strncmp(error->name, "System.Error.", 13) == 0;
-}
-
 int api_report(sd_bus *bus, int r, const sd_bus_error *error, const char *domain) {
         if (r == -ENOMEM)
                 return ctl_error_errno(r, "out of memory");
-        /* A reply that never came: sd-bus's own timeout, or the connection
-         * ended under the call (sd-bus then says NoReply as well). */
-        if (error_is_local(error) || sd_bus_error_has_name(error, SD_BUS_ERROR_NO_REPLY) ||
-            sd_bus_error_has_name(error, SD_BUS_ERROR_DISCONNECTED)) {
-                if (sd_bus_is_open(bus) <= 0 || (r != -ETIMEDOUT && error_is_local(error))) {
-                        ctl_error("lost the connection to qubesd at %s%s%s", api_address(),
-                                  r < 0 && r != -ETIMEDOUT ? ": " : "", r < 0 && r != -ETIMEDOUT ? strerror(-r) : "");
+        /* No reply at all: our deadline passed, or the connection broke. */
+        if (!sd_bus_error_is_set(error)) {
+                if (r == -ETIMEDOUT) {
+                        ctl_error("qubesd did not answer in time%s%s (see --reply-timeout)",
+                                  domain ? " for domain " : "", domain ?: "");
+                        return -ETIMEDOUT;
+                }
+                ctl_error("lost the connection to qubesd at %s: %s", api_address(), strerror(r < 0 ? -r : EIO));
+                return -ENOTCONN;
+        }
+        /* sd-bus answers a call itself when the peer cannot: NoReply. */
+        if (sd_bus_error_has_name(error, SD_BUS_ERROR_NO_REPLY) || sd_bus_error_has_name(error, SD_BUS_ERROR_DISCONNECTED)) {
+                if (sd_bus_is_open(bus) <= 0) {
+                        ctl_error("lost the connection to qubesd at %s", api_address());
                         return -ENOTCONN;
                 }
-                ctl_error("qubesd did not answer in time%s%s", domain ? " for domain " : "", domain ?: "");
-                return -ETIMEDOUT;
+                return api_report(bus, -ETIMEDOUT, NULL, domain);
         }
         /* A domain object that does not exist: qubesd has no such domain. */
-        if (domain && (sd_bus_error_has_name(error, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
-                       sd_bus_error_has_name(error, ADMIN_ERROR_PREFIX "NoSuchDomain"))) {
-                if (sd_bus_error_has_name(error, ADMIN_ERROR_PREFIX "NoSuchDomain") && error->message)
-                        ctl_error("%s", error->message);
-                else
-                        ctl_error("no such domain '%s'", domain);
+        if (domain && sd_bus_error_has_name(error, SD_BUS_ERROR_UNKNOWN_OBJECT)) {
+                ctl_error("no such domain '%s'", domain);
                 return -ENXIO;
         }
         ctl_error("%s", error->message && *error->message ? error->message : error->name);
         if (sd_bus_error_has_name(error, ADMIN_ERROR_PREFIX "NoSuchDomain"))
                 return -ENXIO;
-        if (sd_bus_error_has_name(error, ADMIN_ERROR_PREFIX "Timeout"))
+        if (sd_bus_error_has_name(error, ADMIN_ERROR_PREFIX "Timeout") || sd_bus_error_has_name(error, SD_BUS_ERROR_TIMEOUT))
                 return -ETIMEDOUT;
         return -EREMOTEIO;
 }
@@ -121,10 +118,93 @@ char *api_domain_path(const char *name) {
         return path;
 }
 
+/* A call in flight: its reply, or its error. */
+struct pending_call {
+        sd_bus_slot *slot;
+        sd_bus_message *reply;
+        sd_bus_error error;
+        int r;
+        bool done;
+};
+
+static void pending_call_done(struct pending_call *call) {
+        sd_bus_slot_unref(call->slot);
+        sd_bus_message_unref(call->reply);
+        sd_bus_error_free(&call->error);
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct pending_call *call = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        call->done = true;
+        if (e) {
+                call->r = -(sd_bus_message_get_errno(m) ?: EIO);
+                /* sd_bus_error_copy() returns the error's errno, not success. */
+                (void) sd_bus_error_copy(&call->error, e);
+        } else
+                call->reply = sd_bus_message_ref(m);
+        return 0;
+}
+
+static int pending_call_send(sd_bus *bus, sd_bus_message *m, struct pending_call *call, uint64_t timeout_usec) {
+        int r = sd_bus_call_async(bus, &call->slot, m, on_reply, call, timeout_usec);
+
+        call->done = r < 0;
+        call->r = r;
+        return r;
+}
+
+/* Wait for every call's reply, at most timeout_usec: calls left then fail
+ * with -ETIMEDOUT, and all left when the connection breaks with its error. */
+static void pending_calls_wait(sd_bus *bus, struct pending_call *calls, size_t n, uint64_t timeout_usec) {
+        uint64_t deadline = now_usec() + timeout_usec;
+        int r = 0;
+
+        for (;;) {
+                bool all_done = true;
+                for (size_t i = 0; i < n; i++)
+                        all_done = all_done && calls[i].done;
+                if (all_done)
+                        return;
+                uint64_t now = now_usec();
+                if (now >= deadline) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                r = sd_bus_process(bus, NULL);
+                if (r > 0)
+                        continue;
+                if (r >= 0)
+                        r = sd_bus_wait(bus, deadline - now);
+                if (r < 0)
+                        break;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!calls[i].done) {
+                        calls[i].done = true;
+                        calls[i].r = r == -ETIMEDOUT ? r : -ECONNRESET;
+                }
+}
+
+int api_call(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **reply, const char *domain) {
+        struct pending_call call = {};
+        int r;
+
+        timeout_usec = api_timeout(timeout_usec);
+        r = pending_call_send(bus, m, &call, timeout_usec);
+        if (r >= 0)
+                pending_calls_wait(bus, &call, 1, timeout_usec);
+        r = call.r < 0 ? api_report(bus, call.r, &call.error, domain) : 0;
+        if (r >= 0 && reply)
+                *reply = TAKE_PTR(call.reply);
+        pending_call_done(&call);
+        return r;
+}
+
 static int call_v(sd_bus *bus, const char *path, const char *interface, const char *method, const char *domain,
                   uint64_t timeout_usec, sd_bus_message **reply, const char *types, va_list ap) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
         r = sd_bus_message_new_method_call(bus, &m, NULL, path, interface, method);
@@ -135,10 +215,7 @@ static int call_v(sd_bus *bus, const char *path, const char *interface, const ch
                 if (r < 0)
                         return ctl_error_errno(r, "cannot build the %s call (text must be UTF-8)", method);
         }
-        r = sd_bus_call(bus, m, api_timeout(timeout_usec), &error, reply);
-        if (r < 0)
-                return api_report(bus, r, &error, domain);
-        return 0;
+        return api_call(bus, m, timeout_usec, reply, domain);
 }
 
 int api_call_manager(sd_bus *bus, const char *method, uint64_t timeout_usec, sd_bus_message **reply,
@@ -221,38 +298,19 @@ int api_get_domain_property(sd_bus *bus, const char *domain, const char *propert
         return 0;
 }
 
-struct pending_call {
-        bool done;
-        int r;
-        sd_bus_error error;
-};
-
-static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        struct pending_call *call = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-
-        call->done = true;
-        if (e) {
-                call->r = -(sd_bus_message_get_errno(m) ?: EIO);
-                /* sd_bus_error_copy() returns the error's errno, not success. */
-                (void) sd_bus_error_copy(&call->error, e);
-        }
-        return 0;
-}
-
 int api_call_each_domain(sd_bus *bus, char *const *names, size_t n_names, const char *method,
                          uint64_t timeout_usec, api_append_fn append, void *userdata) {
         _cleanup_free_ struct pending_call *calls = calloc(n_names ?: 1, sizeof(*calls));
-        _cleanup_free_ sd_bus_slot **slots = calloc(n_names ?: 1, sizeof(*slots));
+        size_t sent = 0;
         int r = 0, first = 0;
 
-        if (!calls || !slots)
+        if (!calls)
                 return ctl_error_errno(ENOMEM, "out of memory");
-        for (size_t i = 0; i < n_names; i++) {
+        timeout_usec = api_timeout(timeout_usec);
+        for (; sent < n_names; sent++) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-                _cleanup_free_ char *path = api_domain_path(names[i]);
+                _cleanup_free_ char *path = api_domain_path(names[sent]);
 
-                calls[i].done = true;   /* until sent */
                 if (!path) {
                         r = ctl_error_errno(ENOMEM, "out of memory");
                         break;
@@ -264,45 +322,20 @@ int api_call_each_domain(sd_bus *bus, char *const *names, size_t n_names, const 
                         r = ctl_error_errno(r, "cannot build the %s call", method);
                         break;
                 }
-                r = sd_bus_call_async(bus, &slots[i], m, on_reply, &calls[i], api_timeout(timeout_usec));
+                r = pending_call_send(bus, m, &calls[sent], timeout_usec);
                 if (r < 0) {
-                        r = api_report(bus, r, NULL, names[i]);
-                        break;
-                }
-                calls[i].done = false;
-        }
-
-        /* Each call's timeout is sd-bus's: wait until every reply (or its
-         * synthetic timeout / disconnect error) came. */
-        for (;;) {
-                bool all_done = true;
-                for (size_t i = 0; i < n_names; i++)
-                        all_done = all_done && calls[i].done;
-                if (all_done)
-                        break;
-                int k = sd_bus_process(bus, NULL);
-                if (k > 0)
-                        continue;
-                if (k >= 0)
-                        k = sd_bus_wait(bus, UINT64_MAX);
-                if (k < 0) {
-                        for (size_t i = 0; i < n_names; i++)
-                                if (!calls[i].done) {
-                                        calls[i].done = true;
-                                        calls[i].r = k;
-                                }
+                        r = api_report(bus, r, NULL, names[sent]);
                         break;
                 }
         }
-
-        for (size_t i = 0; i < n_names; i++) {
+        pending_calls_wait(bus, calls, sent, timeout_usec);
+        for (size_t i = 0; i < sent; i++) {
                 if (calls[i].r < 0) {
                         int k = api_report(bus, calls[i].r, &calls[i].error, names[i]);
                         if (first == 0)
                                 first = k;
                 }
-                sd_bus_error_free(&calls[i].error);
-                sd_bus_slot_unref(slots[i]);
+                pending_call_done(&calls[i]);
         }
         return first ?: (r < 0 ? r : 0);
 }
@@ -359,14 +392,5 @@ int api_new_manager_call(sd_bus *bus, const char *method, sd_bus_message **ret) 
 
         if (r < 0)
                 return ctl_error_errno(r, "cannot build the %s call", method);
-        return 0;
-}
-
-int api_call(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **reply, const char *domain) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r = sd_bus_call(bus, m, api_timeout(timeout_usec), &error, reply);
-
-        if (r < 0)
-                return api_report(bus, r, &error, domain);
         return 0;
 }

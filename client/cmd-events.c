@@ -130,9 +130,13 @@ static int run_events(const struct ctl_command *cmd, int argc, char *argv[]) {
         if (r < 0)
                 return ctl_exit_status(ctl_error_errno(r, "cannot listen to qubesd's signals"));
         /* An empty call proves the connection is up before we sit waiting. */
-        r = sd_bus_call_method(bus, NULL, ADMIN_MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, NULL);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *ping = NULL;
+        r = sd_bus_message_new_method_call(bus, &ping, NULL, ADMIN_MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping");
         if (r < 0)
-                return ctl_exit_status(api_report(bus, r, NULL, NULL));
+                return ctl_exit_status(ctl_error_errno(r, "cannot build the Ping call"));
+        r = api_call(bus, ping, API_TIMEOUT_USEC, NULL, NULL);
+        if (r < 0)
+                return ctl_exit_status(r);
         for (;;) {
                 r = sd_bus_process(bus, NULL);
                 if (r > 0)

@@ -29,8 +29,9 @@ static int prop_args_add(const struct ctl_command *cmd, struct prop_args *p, con
                          char *owned) {
         for (size_t i = 0; i < p->n; i++)
                 if (strcmp(p->keys[i], key) == 0) {
-                        free(owned);
-                        return ctl_usage_error(cmd, "property '%s' given twice", key);
+                        ctl_usage_error(cmd, "property '%s' given twice", key);
+                        free(owned);    /* key may be owned: after the message */
+                        return CTL_EXIT_USAGE;
                 }
         if (p->n == PROPS_MAX) {
                 free(owned);

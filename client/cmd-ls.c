@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "qubes-ctl.h"
@@ -264,11 +265,12 @@ static int run_ls(const struct ctl_command *cmd, int argc, char *argv[]) {
                 return ctl_usage_error(cmd, "--json and --raw do not go together");
         if (!o.fields_given)
                 for (size_t i = 0; i < ELEMENTSOF(ls_default_fields); i++) {
+                        /* add_field() lowers the case in place: give it a copy. */
                         char typed[16];
                         snprintf(typed, sizeof(typed), "%s", ls_default_fields[i]);
                         if ((r = add_field(cmd, &o, typed)) != CTL_EXIT_OK)
                                 return r;
-                        o.fields[i] = ls_default_fields[i];     /* not the stack buffer */
+                        o.fields[i] = ls_default_fields[i];     /* not the copy on the stack */
                 }
 
         r = api_connect(&bus);

@@ -76,7 +76,7 @@ int ctl_exit_status(int r) {
         case -ENOTCONN:
                 return CTL_EXIT_CONNECT;
         default:
-                return r > 0 ? r : CTL_EXIT_REFUSED;
+                return r > 0 ? CTL_EXIT_OK : CTL_EXIT_REFUSED;
         }
 }
 
