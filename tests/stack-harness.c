@@ -148,3 +148,46 @@ int test_stack_run(const struct test_stack *s, char *out, size_t size, const cha
         snprintf(env, sizeof(env), "QUBES_ADMIN_ADDRESS=%s", s->admin_address);
         return run_capture((char *const *) argv, env, out, size);
 }
+
+pid_t test_stack_daemon_pid(const struct test_stack *s, const char *name) {
+        char path[sizeof(s->root) + 32], line[512], found[128];
+        pid_t pid = -ENOENT;
+        int candidate;
+
+        snprintf(path, sizeof(path), "%s/run/stack.pids", s->root);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "%127s %d", found, &candidate) == 2 && strcmp(found, name) == 0)
+                        pid = candidate;
+        fclose(f);
+        return pid;
+}
+
+pid_t test_stack_spawn_daemon(const struct test_stack *s, const char *program, const char *log_name) {
+        char path[sizeof(s->builddir) + 256], runtime[sizeof(s->root) + 8], state[sizeof(s->root) + 8];
+        char log[sizeof(s->root) + 160];
+        pid_t pid;
+
+        snprintf(path, sizeof(path), "%s/%s", s->builddir, program);
+        snprintf(runtime, sizeof(runtime), "%s/run", s->root);
+        snprintf(state, sizeof(state), "%s/state", s->root);
+        snprintf(log, sizeof(log), "%s/log/%s.log", s->root, log_name);
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                if (fd >= 0) {
+                        dup2(fd, STDOUT_FILENO);
+                        dup2(fd, STDERR_FILENO);
+                }
+                setenv("ODYSSEY_RUNTIME_DIR", runtime, 1);
+                setenv("ODYSSEY_STATE_DIR", state, 1);
+                unsetenv("NOTIFY_SOCKET");
+                execl(path, path, (char *) NULL);
+                _exit(127);
+        }
+        return pid;
+}

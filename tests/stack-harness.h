@@ -7,6 +7,7 @@
 #pragma once
 
 #include <limits.h>
+#include <sys/types.h>
 
 struct test_stack {
         char root[256];            /* the stack's --root (a fresh mkdtemp dir) */
@@ -26,3 +27,11 @@ void test_stack_stop(struct test_stack *s);
  * stack's; its stdout (at most size-1 bytes, NUL-terminated) into out when out
  * is not NULL.  Returns the exit status (0..255), or -errno. */
 int test_stack_run(const struct test_stack *s, char *out, size_t size, const char *program, ...);
+
+/* The pid of daemon `name` from the launcher's stack.pids, or -ENOENT. */
+pid_t test_stack_daemon_pid(const struct test_stack *s, const char *name);
+/* Start another copy of a daemon (program relative to the build dir, e.g.
+ * "daemons/qubesd/qubesd") with the stack's runtime and state dirs, output to
+ * ROOT/log/<log_name>.log: as after a crash of the launcher's copy.  The pid,
+ * or -errno; stop it with kill + waitpid. */
+pid_t test_stack_spawn_daemon(const struct test_stack *s, const char *program, const char *log_name);

@@ -103,50 +103,6 @@ START_TEST(test_start_stop) {
 }
 END_TEST
 
-static pid_t qubesd_pid(void) {
-        char path[600], line[1024];
-        pid_t pid = 0;
-
-        snprintf(path, sizeof(path), "%s/run/stack.pids", stack.root);
-        FILE *f = fopen(path, "re");
-        ck_assert_ptr_nonnull(f);
-        while (fgets(line, sizeof(line), f))
-                if (strstr(line, "qubesd")) {
-                        for (char *p = line; *p && !pid; p++)
-                                if (*p >= '1' && *p <= '9')
-                                        pid = (pid_t) strtol(p, NULL, 10);
-                }
-        fclose(f);
-        return pid;
-}
-
-/* A qubesd of our own on the stack's root (the launcher's is dead). */
-static pid_t start_qubesd(void) {
-        char program[4096], runtime[600], state[600];
-        pid_t pid;
-
-        snprintf(program, sizeof(program), "%s/daemons/qubesd/qubesd", stack.builddir);
-        snprintf(runtime, sizeof(runtime), "%s/run", stack.root);
-        snprintf(state, sizeof(state), "%s/state", stack.root);
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                char log[700];
-                snprintf(log, sizeof(log), "%s/log/qubesd-restarted.log", stack.root);
-                int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                if (fd >= 0) {
-                        dup2(fd, STDOUT_FILENO);
-                        dup2(fd, STDERR_FILENO);
-                }
-                setenv("ODYSSEY_RUNTIME_DIR", runtime, 1);
-                setenv("ODYSSEY_STATE_DIR", state, 1);
-                unsetenv("NOTIFY_SOCKET");
-                execl(program, program, (char *) NULL);
-                _exit(127);
-        }
-        return pid;
-}
-
 START_TEST(test_restart_finds_running) {
         sd_bus *bus = client();
 
@@ -162,13 +118,14 @@ START_TEST(test_restart_finds_running) {
         ck_assert_str_eq(prop(bus, "rs-auto", "state"), "Halted");
         sd_bus_unref(bus);
 
-        pid_t old = qubesd_pid();
+        pid_t old = test_stack_daemon_pid(&stack, "qubesd");
         ck_assert_int_gt(old, 0);
         ck_assert_int_eq(kill(old, SIGKILL), 0);
         for (int i = 0; i < 200 && kill(old, 0) == 0; i++)
                 usleep(10000);
 
-        pid_t fresh = start_qubesd();
+        pid_t fresh = test_stack_spawn_daemon(&stack, "daemons/qubesd/qubesd", "qubesd-restarted");
+        ck_assert_int_gt(fresh, 0);
         bus = NULL;
         for (int i = 0; i < 300 && !bus; i++) {
                 usleep(20000);
