@@ -200,8 +200,13 @@ static int start_domain(struct monitor *m) {
                 r = native_prepare_vchan_dir(&m->config);
         if (r < 0)
                 return r;
-        r = native_cgroup_create(&m->cgroup, m->config.name,
-                                 m->config.maxmem_mb ?: m->config.memory_mb, m->config.vcpus);
+        /* name.uuid: two stacks on one host (the tests) may each have a "work". */
+        char group[64 + 1 + 37];
+        if (m->config.uuid && m->config.uuid[0])
+                snprintf(group, sizeof(group), "%s.%s", m->config.name, m->config.uuid);
+        else
+                snprintf(group, sizeof(group), "%s", m->config.name);
+        r = native_cgroup_create(&m->cgroup, group, m->config.maxmem_mb ?: m->config.memory_mb, m->config.vcpus);
         if (r < 0)
                 return r;
         if (m->config.debug) {
