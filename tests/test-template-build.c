@@ -3,15 +3,19 @@
  * BuildTemplate for real: debootstrap bookworm from the host's apt mirror
  * into a private stack, progress signals rising to 100, TemplateBuildFinished
  * with 0, a TemplateVM whose own root holds a Debian tree with what the
- * agents need, and an AppVM on it that starts.  Slow and needs the network: skipped (77) unless
+ * agents need, owned by the TemplateVM's uid range (setuid bits kept), which
+ * starts, and an AppVM on it that starts.  Slow and needs the network: skipped (77) unless
  * ODYSSEY_SLOW_TESTS=1.  Exit 0 pass, 1 fail.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "admin-client.h"
+#include "hal.h"
 #include "stack-harness.h"
 
 static int failures;
@@ -91,6 +95,35 @@ int main(void) {
         snprintf(path, sizeof(path), "%s/state/domains/debian-12/root/usr/lib/x86_64-linux-gnu/libxenvchan.so.4.17",
                  stack.root);
         CHECK(access(path, F_OK) == 0, "with libxenvchan for qrexec-agent");
+
+        /* the tree is the TemplateVM's: owned by its uid range (its uid 0 = host hal_native_uid_base(qid)) */
+        uint32_t qid = 0;
+        CHECK(admin_get_property(bus, "debian-12", "qid", prop, sizeof(prop)) == 0 && sscanf(prop, "%" SCNu32, &qid) == 1 &&
+              qid > 0, "debian-12 has a qid (%s)", prop);
+        uint32_t base = hal_native_uid_base(qid);
+        static const char *const owned[] = { "", "/etc", "/usr/bin/dpkg", "/root", "/var/lib/dpkg/status" };
+        for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
+                struct stat st;
+                snprintf(path, sizeof(path), "%s/state/domains/debian-12/root%s", stack.root, owned[i]);
+                CHECK(lstat(path, &st) == 0 && st.st_uid == base && st.st_gid == base, "root%s is owned by %" PRIu32
+                      ":%" PRIu32 " (%u:%u)", owned[i], base, base, (unsigned) st.st_uid, (unsigned) st.st_gid);
+        }
+        struct stat st_shadow, st_passwd;
+        snprintf(path, sizeof(path), "%s/state/domains/debian-12/root/usr/bin/passwd", stack.root);
+        CHECK(lstat(path, &st_passwd) == 0 && st_passwd.st_uid == base && (st_passwd.st_mode & 07777) == 04755,
+              "usr/bin/passwd keeps its setuid bit (%o)", (unsigned) st_passwd.st_mode & 07777);
+        snprintf(path, sizeof(path), "%s/state/domains/debian-12/root/etc/shadow", stack.root);
+        CHECK(lstat(path, &st_shadow) == 0 && st_shadow.st_uid == base && st_shadow.st_gid == base + 42,
+              "etc/shadow keeps its group shadow (42), in the range (%u)", (unsigned) st_shadow.st_gid);
+
+        /* the TemplateVM runs on its own root */
+        char *tpl = admin_path("debian-12");
+        r = admin_call(bus, tpl, ADMIN_DOMAIN, "Start", error, sizeof(error), NULL, NULL);
+        CHECK(r == 0 && admin_get_property(bus, "debian-12", "state", prop, sizeof(prop)) == 0 &&
+              strcmp(prop, "Running") == 0, "the TemplateVM starts on its own root (%s)", error);
+        r = admin_call(bus, tpl, ADMIN_DOMAIN, "Kill", error, sizeof(error), NULL, NULL);
+        CHECK(r == 0, "and is killed (%s)", error);
+        free(tpl);
 
         /* an AppVM on the new tree: its agents run on the Debian root and say hello */
         r = admin_call(bus, ADMIN_PATH, ADMIN_MANAGER, "CreateDomain", error, sizeof(error), NULL, "ssa{sv}", "deb-app",

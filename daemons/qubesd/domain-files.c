@@ -118,6 +118,8 @@ struct create_job {
         sd_bus_message *message;
         struct domain_run *source;      /* busy while it is copied */
         char *copy_target;
+        char *shift_path;               /* a root tree in the copy to move into the new domain's uids */
+        uint32_t shift_from;            /* the uid base of the tree's old domain */
 };
 
 static void on_remove_partial_done(void *userdata, int result) {
@@ -127,8 +129,8 @@ static void on_remove_partial_done(void *userdata, int result) {
         free(path);
 }
 
-static void on_copy_done(void *userdata, int result) {
-        struct create_job *job = userdata;
+/* The copy (and the shift) ended: commit, or undo. */
+static void create_job_finish(struct create_job *job, int result, const char *what) {
         struct qubesd *q = job->q;
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
 
@@ -136,9 +138,9 @@ static void on_copy_done(void *userdata, int result) {
                 job->source->busy--;
         qubesd_release_name(q, job->domain->name);
         if (result != 0) {
-                log_error("%s: copying its files failed (%d)", job->domain->name, result);
-                (void) admin_error_reply(job->message, ADMIN_ERROR_BACKEND, "%s: copying the files failed (%s %d)",
-                                         job->domain->name, result < 0 ? "error" : "status", result);
+                log_error("%s: %s its files failed (%d)", job->domain->name, what, result);
+                (void) admin_error_reply(job->message, ADMIN_ERROR_BACKEND, "%s: %s the files failed (%s %d)",
+                                         job->domain->name, what, result < 0 ? "error" : "status", result);
                 if (worker_run(q->worker, WORKER_REMOVE_TREE, job->copy_target, NULL, NULL, -1,
                                on_remove_partial_done, job->copy_target) >= 0)
                         job->copy_target = NULL;
@@ -147,21 +149,43 @@ static void on_copy_done(void *userdata, int result) {
                 (void) sd_bus_reply_method_error(job->message, &e);
         sd_bus_message_unref(job->message);
         free(job->copy_target);
+        free(job->shift_path);
         free(job);
 }
 
+static void on_shift_done(void *userdata, int result) {
+        create_job_finish(userdata, result, "giving the domain");
+}
+
+static void on_copy_done(void *userdata, int result) {
+        struct create_job *job = userdata;
+
+        /* the copy's root tree belongs to the source's uids: make it the new domain's */
+        if (result == 0 && job->shift_path) {
+                int r = worker_shift_ids(job->q->worker, job->shift_path, job->shift_from,
+                                         hal_native_uid_base(job->domain->qid), on_shift_done, job);
+                if (r >= 0)
+                        return;
+                result = r;
+        }
+        create_job_finish(job, result, "copying");
+}
+
+/* Copy from to to (taken), then, when shift_path (taken) is set, move that
+ * tree from the uid base shift_from to d's. */
 static int start_copy(struct qubesd *q, struct domain *d, sd_bus_message *m, struct domain_run *source,
-                      const char *from, char *to, sd_bus_error *error) {
+                      const char *from, char *to, char *shift_path, uint32_t shift_from, sd_bus_error *error) {
         struct create_job *job = calloc(1, sizeof(*job));
         int r;
 
         if (!job) {
                 free(to);
+                free(shift_path);
                 domain_free(d);
                 return -ENOMEM;
         }
         *job = (struct create_job) { .q = q, .domain = d, .message = sd_bus_message_ref(m), .source = source,
-                                     .copy_target = to };
+                                     .copy_target = to, .shift_path = shift_path, .shift_from = shift_from };
         r = qubesd_reserve_name(q, d->name);
         if (r >= 0)
                 r = mkdir_p(q->state_dir, 0750);
@@ -178,6 +202,7 @@ static int start_copy(struct qubesd *q, struct domain *d, sd_bus_message *m, str
                 qubesd_release_name(q, d->name);
                 sd_bus_message_unref(job->message);
                 free(job->copy_target);
+                free(job->shift_path);
                 free(job);
                 domain_free(d);
                 return admin_errorf(error, ADMIN_ERROR_BACKEND, "Cannot start copying %s: %s", from, strerror(-r));
@@ -232,10 +257,12 @@ int domain_create(struct qubesd *q, sd_bus_message *m, const char *untrusted_nam
                 if (p && prop_get(q->set, d, p, template, sizeof(template), &is_default) >= 0 && template[0] &&
                     (t = domain_set_find(q->set, template))) {
                         _cleanup_free_ char *from = domain_own_root(q, t);
-                        char *to = domain_dir(q, d->name, "root");
-                        if (from && to)
-                                return start_copy(q, d, m, domain_run_get(q, t), from, to, error);
+                        char *to = domain_dir(q, d->name, "root"), *shift = to ? strdup(to) : NULL;
+                        if (from && to && shift)
+                                return start_copy(q, d, m, domain_run_get(q, t), from, to, shift,
+                                                  hal_native_uid_base(t->qid), error);
                         free(to);
+                        free(shift);
                 }
         }
         return domain_commit_new(q, d, m, error);
@@ -293,7 +320,22 @@ int domain_clone(struct qubesd *q, sd_bus_message *m, const char *untrusted_sour
                 free(to);
                 return domain_commit_new(q, d, m, error);
         }
-        return start_copy(q, d, m, source_run, from, to, error);
+        /* a TemplateVM's or StandaloneVM's own root tree in there becomes the clone's */
+        char *shift = NULL;
+        if (source->klass == DOMAIN_TEMPLATEVM || source->klass == DOMAIN_STANDALONEVM) {
+                _cleanup_free_ char *root = path_join(from, "root");
+                if (!root) {
+                        free(to);
+                        domain_free(d);
+                        return -ENOMEM;
+                }
+                if (access(root, F_OK) >= 0 && !(shift = path_join(to, "root"))) {
+                        free(to);
+                        domain_free(d);
+                        return -ENOMEM;
+                }
+        }
+        return start_copy(q, d, m, source_run, from, to, shift, hal_native_uid_base(source->qid), error);
 }
 
 struct remove_job {

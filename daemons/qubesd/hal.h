@@ -17,6 +17,16 @@
 #include "domain.h"
 #include "vchan.h"
 
+/* The native backend's host uids and gids of domain domid (= qid): its init
+ * runs with the uid and gid map "0 BASE RANGE", BASE = hal_native_uid_base().
+ * The own root tree of a TemplateVM/StandaloneVM is owned in that range. */
+#define HAL_NATIVE_UID_BASE  UINT32_C(100000)
+#define HAL_NATIVE_UID_RANGE UINT32_C(65536)
+
+static inline uint32_t hal_native_uid_base(uint32_t domid) {
+        return HAL_NATIVE_UID_BASE + domid * HAL_NATIVE_UID_RANGE;
+}
+
 /* What a backend needs to run a domain, resolved by qubesd from the properties. */
 struct hal_domain_config {
         const char *name;

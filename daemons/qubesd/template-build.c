@@ -3,7 +3,9 @@
  * BuildTemplate: debootstrap a Debian tree into <state>/domains/<name>/root
  * (run by the file worker: debootstrap needs chroot and mknod, which the
  * sandbox refuses), turn its "I: ..." lines into TemplateBuildProgress
- * signals with a rising percent, then create the TemplateVM on that tree.
+ * signals with a rising percent, then give the tree to the new TemplateVM's
+ * uid range (WORKER_SHIFT_IDS from 0 to hal_native_uid_base(qid)) and create
+ * the TemplateVM on it.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 
 struct template_job {
         struct qubesd *q;
+        struct domain *domain;          /* made once debootstrap succeeded, committed after the shift */
         char name[DOMAIN_NAME_MAX + 1];
         char label[32];
         int output_fd;
@@ -198,45 +201,38 @@ static void on_removed(void *userdata, int result) {
         free(userdata);
 }
 
-static void on_debootstrap_done(void *userdata, int result) {
+/* The build failed: say so, and remove what it left. */
+static void build_failed(struct template_job *job, int result, const char *message) {
+        struct qubesd *q = job->q;
+        char *dir = domain_dir(q, job->name, NULL);
+
+        qubesd_release_name(q, job->name);
+        finished(job, result, message);
+        if (dir && worker_run(q->worker, WORKER_REMOVE_TREE, dir, NULL, NULL, -1, on_removed, dir) >= 0)
+                dir = NULL;
+        free(dir);
+        if (job->domain)
+                domain_free(job->domain);
+        job_free(job);
+}
+
+static void on_shift_done(void *userdata, int result) {
         struct template_job *job = userdata;
         struct qubesd *q = job->q;
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         char message[1200];
-        struct domain *d = NULL;
         int r;
 
-        /* what is still in the pipe belongs before the end */
-        while (job->output && read_output(job) > 0)
-                ;
-        qubesd_release_name(q, job->name);
         if (result != 0) {
-                char *dir = domain_dir(q, job->name, NULL);
-                snprintf(message, sizeof(message), "debootstrap failed (%s %d): %s", result < 0 ? "error" : "status",
-                         result, job->last_line[0] ? job->last_line : "no output");
-                finished(job, result < 0 ? result : -EIO, message);
-                if (dir && worker_run(q->worker, WORKER_REMOVE_TREE, dir, NULL, NULL, -1, on_removed, dir) >= 0)
-                        dir = NULL;
-                free(dir);
-                job_free(job);
+                snprintf(message, sizeof(message), "cannot give the tree to the TemplateVM's uids (%s %d)",
+                         result < 0 ? "error" : "status", result);
+                build_failed(job, result < 0 ? result : -EIO, message);
                 return;
         }
-
-        r = domain_new(q->set, job->name, DOMAIN_TEMPLATEVM, &d, message, sizeof(message));
-        const struct prop_def *label = prop_find("label", false), *own_root = prop_find("own_root", false);
-        if (r >= 0 && label)
-                r = domain_set_value(d, label, job->label);
-        if (r >= 0 && own_root) {
-                _cleanup_free_ char *root = domain_dir(q, job->name, "root");
-                r = root ? domain_set_value(d, own_root, own_root->type == PROP_BOOL ? "True" : root) : -ENOMEM;
-        }
-        if (r >= 0)
-                r = domain_commit_new(q, d, NULL, &e);
-        else if (d)
-                domain_free(d);
+        qubesd_release_name(q, job->name);
+        r = domain_commit_new(q, TAKE_PTR(job->domain), NULL, &e);
         if (r < 0) {
-                snprintf(message, sizeof(message), "cannot create the TemplateVM: %s",
-                         e.message ?: strerror(-r));
+                snprintf(message, sizeof(message), "cannot create the TemplateVM: %s", e.message ?: strerror(-r));
                 finished(job, r, message);
         } else {
                 job->percent = 100;
@@ -244,6 +240,53 @@ static void on_debootstrap_done(void *userdata, int result) {
                 finished(job, 0, "TemplateVM created");
         }
         job_free(job);
+}
+
+static void on_debootstrap_done(void *userdata, int result) {
+        struct template_job *job = userdata;
+        struct qubesd *q = job->q;
+        char message[1200];
+        struct domain *d = NULL;
+        int r;
+
+        /* what is still in the pipe belongs before the end */
+        while (job->output && read_output(job) > 0)
+                ;
+        if (result != 0) {
+                snprintf(message, sizeof(message), "debootstrap failed (%s %d): %s", result < 0 ? "error" : "status",
+                         result, job->last_line[0] ? job->last_line : "no output");
+                build_failed(job, result < 0 ? result : -EIO, message);
+                return;
+        }
+
+        r = domain_new(q->set, job->name, DOMAIN_TEMPLATEVM, &d, message, sizeof(message));
+        const struct prop_def *label = prop_find("label", false), *own_root = prop_find("own_root", false);
+        _cleanup_free_ char *root = domain_dir(q, job->name, "root");
+        if (r >= 0 && label)
+                r = domain_set_value(d, label, job->label);
+        if (r >= 0 && !root)
+                r = -ENOMEM;
+        if (r >= 0 && own_root)
+                r = domain_set_value(d, own_root, own_root->type == PROP_BOOL ? "True" : root);
+        if (r < 0) {
+                if (d)
+                        domain_free(d);
+                qubesd_release_name(q, job->name);
+                snprintf(message, sizeof(message), "cannot create the TemplateVM: %s", strerror(-r));
+                finished(job, r, message);
+                job_free(job);
+                return;
+        }
+        /* debootstrap made the tree as the host's root: it becomes the TemplateVM's
+         * (its uid 0 is host uid hal_native_uid_base(qid)), before anyone can see it */
+        job->domain = d;
+        if (job->percent < 99)
+                job->percent = 99;
+        admin_emit_manager_signal(q, "TemplateBuildProgress", "sus", job->name, job->percent,
+                                  "Giving the tree to the TemplateVM's uids");
+        r = worker_shift_ids(q->worker, root, 0, hal_native_uid_base(d->qid), on_shift_done, job);
+        if (r < 0)
+                on_shift_done(job, r);
 }
 
 int template_build(struct qubesd *q, const char *untrusted_name, const char *untrusted_suite,

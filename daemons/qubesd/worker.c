@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The file worker (see worker.h): both ends. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,7 +14,9 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
+#include "hal.h"
 #include "log.h"
+#include "uid-shift.h"
 #include "worker.h"
 
 #define WORKER_JOBS_MAX 64
@@ -85,8 +88,32 @@ static bool text_allowed(const char *s, const char *extra) {
         return true;
 }
 
-/* The argv of a request, or NULL when the request is not one the worker runs. */
-static int request_argv(const char *domains_dir, struct worker_request *req, const char *argv[8]) {
+/* 0 or a native domain's uid base (hal_native_uid_base()). */
+static bool uid_base_allowed(const char *text, uint32_t *ret) {
+        uint32_t base;
+
+        if (parse_uint32(text, &base) < 0)
+                return false;
+        if (base != 0 && (base < HAL_NATIVE_UID_BASE || (base - HAL_NATIVE_UID_BASE) % HAL_NATIVE_UID_RANGE != 0 ||
+                          base > UINT32_MAX - HAL_NATIVE_UID_RANGE))
+                return false;
+        *ret = base;
+        return true;
+}
+
+/* What a job runs: a program (argv), or, argv[0] NULL, the uid shift walk in
+ * a child of the worker. */
+struct worker_command {
+        const char *argv[8];
+        const char *shift_path;
+        uint32_t shift_old_base, shift_new_base;
+};
+
+/* The command of a request: 0, or -errno when the request is not one the worker runs. */
+static int request_command(const char *domains_dir, struct worker_request *req, struct worker_command *cmd) {
+        const char **argv = cmd->argv;
+
+        *cmd = (struct worker_command) {};
         req->a[sizeof(req->a) - 1] = req->b[sizeof(req->b) - 1] = req->c[sizeof(req->c) - 1] = '\0';
         switch (req->op) {
         case WORKER_COPY_TREE:
@@ -113,12 +140,18 @@ static int request_argv(const char *domains_dir, struct worker_request *req, con
                 argv[2] = "--include=" WORKER_DEBOOTSTRAP_INCLUDE, argv[3] = req->a, argv[4] = req->b;
                 argv[5] = req->c, argv[6] = NULL;
                 return 0;
+        case WORKER_SHIFT_IDS:
+                if (!path_allowed(domains_dir, req->a) || !uid_base_allowed(req->b, &cmd->shift_old_base) ||
+                    !uid_base_allowed(req->c, &cmd->shift_new_base) || cmd->shift_new_base == 0)
+                        return -EPERM;
+                cmd->shift_path = req->a;
+                return 0;
         default:
                 return -EINVAL;
         }
 }
 
-static pid_t worker_spawn(const char *const argv[], int output_fd) {
+static pid_t worker_spawn(const struct worker_command *cmd, int output_fd) {
         pid_t pid = fork();
 
         if (pid != 0)
@@ -130,11 +163,23 @@ static pid_t worker_spawn(const char *const argv[], int output_fd) {
         (void) setpgid(0, 0);
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         int out = output_fd >= 0 ? output_fd : null;
-        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
+        /* the walk's errors go to the worker's stderr (qubesd's) unless the job has an output */
+        int err = output_fd >= 0 || cmd->argv[0] ? out : STDERR_FILENO;
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+            (err != STDERR_FILENO && dup2(err, STDERR_FILENO) < 0))
                 _exit(127);
+        if (!cmd->argv[0]) {
+                int r = uid_shift_tree(cmd->shift_path, cmd->shift_old_base, cmd->shift_new_base);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot move %s from uid base %" PRIu32 " to %" PRIu32,
+                                        cmd->shift_path, cmd->shift_old_base, cmd->shift_new_base);
+                        _exit(EXIT_FAILURE);
+                }
+                _exit(EXIT_SUCCESS);
+        }
         setenv("LC_ALL", "C", 1);
         setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
-        execv(argv[0], (char *const *) argv);
+        execv(cmd->argv[0], (char *const *) cmd->argv);
         _exit(127);
 }
 
@@ -205,8 +250,8 @@ static _Noreturn void worker_main(int fd, const char *state_dir) {
                         }
                 }
                 if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        struct worker_command cmd;
                         int output_fd, r;
-                        const char *argv[8];
 
                         r = worker_receive(fd, req, &output_fd);
                         if (r < 0 && r != -EBADMSG)
@@ -214,7 +259,7 @@ static _Noreturn void worker_main(int fd, const char *state_dir) {
                         if (r == 0)
                                 continue;
                         if (r > 0)
-                                r = request_argv(domains_dir, req, argv);
+                                r = request_command(domains_dir, req, &cmd);
                         size_t slot = WORKER_JOBS_MAX;
                         for (size_t i = 0; r >= 0 && i < WORKER_JOBS_MAX && slot == WORKER_JOBS_MAX; i++)
                                 if (jobs[i].pid == 0)
@@ -222,7 +267,7 @@ static _Noreturn void worker_main(int fd, const char *state_dir) {
                         if (r >= 0 && slot == WORKER_JOBS_MAX)
                                 r = -EAGAIN;
                         if (r >= 0) {
-                                pid_t pid = worker_spawn(argv, output_fd);
+                                pid_t pid = worker_spawn(&cmd, output_fd);
                                 if (pid < 0)
                                         r = (int) pid;
                                 else
@@ -340,6 +385,15 @@ int worker_run(struct worker *w, enum worker_op op, const char *a, const char *b
         *job = (struct worker_job) { .id = req->id, .done = done, .userdata = userdata, .next = w->jobs };
         w->jobs = TAKE_PTR(job);
         return 0;
+}
+
+int worker_shift_ids(struct worker *w, const char *path, uint32_t old_base, uint32_t new_base, worker_done_fn done,
+                     void *userdata) {
+        char old_text[16], new_text[16];
+
+        snprintf(old_text, sizeof(old_text), "%" PRIu32, old_base);
+        snprintf(new_text, sizeof(new_text), "%" PRIu32, new_base);
+        return worker_run(w, WORKER_SHIFT_IDS, path, old_text, new_text, -1, done, userdata);
 }
 
 void worker_free(struct worker *w) {

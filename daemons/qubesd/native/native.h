@@ -20,15 +20,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hal.h"
 #include "util.h"
 
-/* Host uids and gids of domain d: [BASE + d * RANGE, BASE + (d + 1) * RANGE). */
-#define NATIVE_UID_BASE  UINT32_C(100000)
-#define NATIVE_UID_RANGE UINT32_C(65536)
+/* Host uids and gids of domain d: [BASE + d * RANGE, BASE + (d + 1) * RANGE),
+ * the formula being hal_native_uid_base() (hal.h), which qubesd shares. */
+#define NATIVE_UID_BASE  HAL_NATIVE_UID_BASE
+#define NATIVE_UID_RANGE HAL_NATIVE_UID_RANGE
 #define NATIVE_DOMID_MAX UINT32_C(9999)
 
 static inline uid_t native_domain_uid(uint32_t domid) {
-        return (uid_t) (NATIVE_UID_BASE + domid * NATIVE_UID_RANGE);
+        return (uid_t) hal_native_uid_base(domid);
 }
 
 /* The monitor's copy of a domain's struct hal_domain_config. */
