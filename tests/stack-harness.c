@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,11 +122,38 @@ int test_stack_start(struct test_stack *s, ...) {
         return 0;
 }
 
+/* Domains outlive the daemons by design (a qubesd restart must not stop
+ * them); a test's must not outlive the test: kill each domain's monitor,
+ * whose death takes the domain with it. */
+static void kill_domains(const struct test_stack *s) {
+        char dir[sizeof(s->root) + 32];
+        struct dirent *de;
+
+        snprintf(dir, sizeof(dir), "%s/run/domains", s->root);
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char path[sizeof(dir) + 300];
+                int pid;
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s/monitor.pid", dir, de->d_name);
+                FILE *f = fopen(path, "re");
+                if (f && fscanf(f, "%d", &pid) == 1 && pid > 1)
+                        (void) kill(pid, SIGKILL);
+                if (f)
+                        fclose(f);
+        }
+        closedir(d);
+}
+
 void test_stack_stop(struct test_stack *s) {
         char launcher[sizeof(s->builddir) + 64], cmd[sizeof(s->root) + 16];
 
         if (!s->root[0])
                 return;
+        kill_domains(s);
         snprintf(launcher, sizeof(launcher), "%s/tools/odyssey-stack", s->builddir);
         char *const argv[] = { launcher, (char *) "stop", (char *) "--root", s->root, NULL };
         (void) run_capture(argv, NULL, NULL, 0);

@@ -74,6 +74,10 @@ static void check_database(void) {
         sqlite3_close(db);
 }
 
+static void stack_teardown(void) {
+        test_stack_stop(&stack);
+}
+
 START_TEST(test_kill_during_writes) {
         sd_bus *bus;
         char *path;
@@ -173,6 +177,7 @@ int main(void) {
         Suite *s = suite_create("durability");
         TCase *tc = tcase_create("kill -9 during writes");
         tcase_set_timeout(tc, 120);
+        tcase_add_checked_fixture(tc, NULL, stack_teardown);
         tcase_add_test(tc, test_kill_during_writes);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
