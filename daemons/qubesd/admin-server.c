@@ -3,10 +3,11 @@
  * The Admin API's transport: a private UNIX socket on which every accepted
  * connection becomes a peer-to-peer sd-bus server bus (no bus daemon), plus
  * optionally the name org.qubes.Admin1 on the system bus.  Only root and
- * members of group qubes are served; anyone else gets AccessDenied for every
- * call (the socket's mode keeps them out in the first place).
+ * members of the admin group (--admin-group, default qubes) are served on the
+ * socket; anyone else gets AccessDenied for every call (the socket's mode
+ * keeps them out in the first place).  On the system bus, the bus's policy
+ * (systemd/org.qubes.Admin1.conf) decides who may call.
  */
-#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,15 +24,15 @@ static bool peer_is_allowed(struct qubesd *q, int fd, const struct ucred *cred) 
 
         if (cred->uid == 0)
                 return true;
-        if (!q->have_qubes_gid)
+        if (!q->have_admin_gid)
                 return false;
-        if (cred->gid == q->qubes_gid)
+        if (cred->gid == q->admin_gid)
                 return true;
         /* The peer's supplementary groups as they were when it connected. */
         if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
                 return false;
         for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                if (groups[i] == q->qubes_gid)
+                if (groups[i] == q->admin_gid)
                         return true;
         return false;
 }
@@ -76,18 +77,18 @@ static int on_client_disconnected(sd_bus_message *m, void *userdata, sd_bus_erro
         return 0;
 }
 
-/* A peer outside group qubes: every call is refused, whatever it names. */
+/* A peer outside the admin group: every call is refused, whatever it names. */
 static int on_denied_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct admin_client *c = userdata;
 
         if (sd_bus_message_is_method_call(m, NULL, NULL) <= 0)
                 return 0;
-        log_notice("Refusing %s.%s from uid %u (pid %d): neither root nor in group qubes",
+        log_notice("Refusing %s.%s from uid %u (pid %d): neither root nor in group %s",
                    (sd_bus_message_get_interface(m) ?: "?"), (sd_bus_message_get_member(m) ?: "?"),
-                   (unsigned) c->uid, (int) c->pid);
+                   (unsigned) c->uid, (int) c->pid, c->q->admin_group);
         (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED,
-                                          "Access denied: uid %u is neither root nor in group qubes",
-                                          (unsigned) c->uid);
+                                          "Access denied: uid %u is neither root nor in group %s",
+                                          (unsigned) c->uid, c->q->admin_group);
         return 1;
 }
 
@@ -194,7 +195,6 @@ static int on_admin_accept(sd_event_source *s, int fd, uint32_t revents, void *u
 
 int admin_server_open(struct qubesd *q) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct group *g;
         int r;
 
         r = admin_domain_vtable_build();
@@ -203,13 +203,6 @@ int admin_server_open(struct qubesd *q) {
         r = sd_id128_randomize(&q->server_id);
         if (r < 0)
                 return log_error_errno(r, "Cannot make a server id");
-        /* Before the sandbox: NSS may need files or sockets. */
-        g = getgrnam("qubes");
-        if (g) {
-                q->qubes_gid = g->gr_gid;
-                q->have_qubes_gid = true;
-        }
-
         if (strlen(q->admin_socket_path) >= sizeof(sa.sun_path))
                 return log_error_errno(-ENAMETOOLONG, "Admin socket path too long: %s", q->admin_socket_path);
         strcpy(sa.sun_path, q->admin_socket_path);
@@ -223,8 +216,8 @@ int admin_server_open(struct qubesd *q) {
         umask(old);
         if (r < 0)
                 return log_error_errno(errno, "Cannot bind %s", q->admin_socket_path);
-        if (q->have_qubes_gid && chown(q->admin_socket_path, 0, q->qubes_gid) < 0)
-                return log_error_errno(errno, "Cannot give %s to group qubes", q->admin_socket_path);
+        if (q->have_admin_gid && chown(q->admin_socket_path, 0, q->admin_gid) < 0)
+                return log_error_errno(errno, "Cannot give %s to group %s", q->admin_socket_path, q->admin_group);
         if (chmod(q->admin_socket_path, 0660) < 0)
                 return log_error_errno(errno, "Cannot set the mode of %s", q->admin_socket_path);
         if (listen(q->admin_fd, SOMAXCONN) < 0)
@@ -237,8 +230,8 @@ int admin_server_open(struct qubesd *q) {
                 r = sd_event_source_set_enabled(q->client_reaper, SD_EVENT_OFF);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch the admin socket");
-        log_info("Admin API on unix:path=%s%s", q->admin_socket_path,
-                 q->have_qubes_gid ? " (root and group qubes)" : " (root only: no group qubes)");
+        log_info("Admin API on unix:path=%s (%s %s)", q->admin_socket_path,
+                 q->have_admin_gid ? "root and group" : "root only: no group", q->admin_group);
         return 0;
 }
 
@@ -261,14 +254,17 @@ void admin_server_close(struct qubesd *q) {
                 q->system_bus = sd_bus_flush_close_unref(q->system_bus);
 }
 
-/* The system bus is optional: most dev stacks have none, and qubesd serves
- * its private socket either way. */
-int admin_system_bus_open(struct qubesd *q) {
+/* The system bus is optional unless required: most dev stacks have none,
+ * and qubesd serves its private socket either way. */
+int admin_system_bus_open(struct qubesd *q, bool required) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r;
 
+        /* $DBUS_SYSTEM_BUS_ADDRESS, else the standard socket. */
         r = sd_bus_open_system(&bus);
         if (r < 0) {
+                if (required)
+                        return log_error_errno(r, "Cannot connect to the system bus (--system-bus=yes)");
                 log_info_errno(r, "No system bus; serving the private socket only");
                 return 0;
         }
@@ -278,6 +274,9 @@ int admin_system_bus_open(struct qubesd *q) {
         if (r >= 0)
                 r = sd_bus_attach_event(bus, q->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0) {
+                if (required)
+                        return log_error_errno(r, "Cannot serve %s on the system bus (policy file installed?)",
+                                               ADMIN_BUS_NAME);
                 log_warning_errno(r, "Cannot serve %s on the system bus (policy file installed?)", ADMIN_BUS_NAME);
                 return 0;
         }

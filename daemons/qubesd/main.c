@@ -4,6 +4,7 @@
  * the HAL and busd.  Options, the setup order, the event loop.
  */
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #endif
 
 #define BUS_CONNECT_TIMEOUT_USEC (10 * UINT64_C(1000000))
+#define ADMIN_GROUP_DEFAULT "qubes"
 
 /* Beyond the base profile: SQLite's file I/O (its database, WAL and shm
  * files, their locks), the domains' directories (a private volume is created
@@ -50,12 +52,19 @@ static void help(void) {
                "  --agents-dir DIR     odyssey-init and the guest agents (default:\n"
                "                       $ODYSSEY_LIBEXECDIR/agents, the build tree's agents/bin,\n"
                "                       else %s/agents)\n"
-               "  --no-system-bus      do not claim %s on the system bus (never claimed\n"
-               "                       in a private stack, where $ODYSSEY_RUNTIME_DIR is set)\n"
+               "  --admin-group NAME   the group whose members may use the private socket\n"
+               "                       besides root, and the socket's group (default %s;\n"
+               "                       when the default is missing: root only)\n"
+               "  --system-bus=MODE    claim %s on the system bus\n"
+               "                       ($DBUS_SYSTEM_BUS_ADDRESS, else the standard one):\n"
+               "                       auto (when one runs; never in a private stack, where\n"
+               "                       $ODYSSEY_RUNTIME_DIR is set), yes (fail without it),\n"
+               "                       no (default auto)\n"
+               "  --no-system-bus      the same as --system-bus=no\n"
                "  --spin-usec USEC     poll this long for more work before sleeping (default %u)\n"
                "  -h --help            show this help\n"
                "  --version            show the version\n",
-               PKGLIBEXECDIR, ADMIN_BUS_NAME, DAEMON_SPIN_USEC_DEFAULT);
+               PKGLIBEXECDIR, ADMIN_GROUP_DEFAULT, ADMIN_BUS_NAME, DAEMON_SPIN_USEC_DEFAULT);
 }
 
 static char *default_agents_dir(void) {
@@ -80,23 +89,43 @@ static int apply_sandbox(void) {
         return sandbox_apply(all);
 }
 
+/* Now, before the sandbox (NSS may need files or sockets).  A group named on
+ * the command line must exist; without the default one, only root is served. */
+static int resolve_admin_group(struct qubesd *q, bool named) {
+        struct group *g;
+
+        errno = 0;
+        g = getgrnam(q->admin_group);
+        if (!g) {
+                if (named)
+                        return log_error_errno(errno > 0 ? errno : ENOENT, "No group '%s' (--admin-group)",
+                                               q->admin_group);
+                return 0;
+        }
+        q->admin_gid = g->gr_gid;
+        q->have_admin_gid = true;
+        return 0;
+}
+
 static int parse_argv(struct qubesd *q, int argc, char *argv[]) {
-        enum { ARG_ADMIN_SOCKET = 0x100, ARG_BUS_SOCKET, ARG_DB, ARG_AGENTS_DIR, ARG_NO_SYSTEM_BUS, ARG_SPIN_USEC,
-               ARG_VERSION };
+        enum { ARG_ADMIN_SOCKET = 0x100, ARG_BUS_SOCKET, ARG_DB, ARG_AGENTS_DIR, ARG_ADMIN_GROUP, ARG_SYSTEM_BUS,
+               ARG_NO_SYSTEM_BUS, ARG_SPIN_USEC, ARG_VERSION };
         static const struct option options[] = {
                 { "admin-socket",  required_argument, NULL, ARG_ADMIN_SOCKET },
                 { "bus-socket",    required_argument, NULL, ARG_BUS_SOCKET },
                 { "db",            required_argument, NULL, ARG_DB },
                 { "agents-dir",    required_argument, NULL, ARG_AGENTS_DIR },
+                { "admin-group",   required_argument, NULL, ARG_ADMIN_GROUP },
+                { "system-bus",    required_argument, NULL, ARG_SYSTEM_BUS },
                 { "no-system-bus", no_argument,       NULL, ARG_NO_SYSTEM_BUS },
                 { "spin-usec",     required_argument, NULL, ARG_SPIN_USEC },
                 { "help",          no_argument,       NULL, 'h' },
                 { "version",       no_argument,       NULL, ARG_VERSION },
                 {}
         };
-        const char *admin_opt = NULL, *bus_opt = NULL, *db_opt = NULL, *agents_opt = NULL;
+        const char *admin_opt = NULL, *bus_opt = NULL, *db_opt = NULL, *agents_opt = NULL, *group_opt = NULL;
         uint32_t spin;
-        int c;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
@@ -112,8 +141,24 @@ static int parse_argv(struct qubesd *q, int argc, char *argv[]) {
                 case ARG_AGENTS_DIR:
                         agents_opt = optarg;
                         break;
+                case ARG_ADMIN_GROUP:
+                        if (!*optarg)
+                                return log_error_errno(-EINVAL, "--admin-group wants a group name");
+                        group_opt = optarg;
+                        break;
+                case ARG_SYSTEM_BUS:
+                        if (strcmp(optarg, "auto") == 0)
+                                q->system_bus_mode = SYSTEM_BUS_AUTO;
+                        else if (strcmp(optarg, "yes") == 0)
+                                q->system_bus_mode = SYSTEM_BUS_YES;
+                        else if (strcmp(optarg, "no") == 0)
+                                q->system_bus_mode = SYSTEM_BUS_NO;
+                        else
+                                return log_error_errno(-EINVAL, "Invalid --system-bus '%s' (auto, yes or no)",
+                                                       optarg);
+                        break;
                 case ARG_NO_SYSTEM_BUS:
-                        q->use_system_bus = false;
+                        q->system_bus_mode = SYSTEM_BUS_NO;
                         break;
                 case ARG_SPIN_USEC:
                         if (parse_uint32(optarg, &spin) < 0 || spin > 1000000)
@@ -132,9 +177,16 @@ static int parse_argv(struct qubesd *q, int argc, char *argv[]) {
                 }
         if (optind < argc)
                 return log_error_errno(-EINVAL, "Unexpected argument '%s'", argv[optind]);
-        /* A private stack must not take the system's name from the real qubesd. */
-        if (getenv("ODYSSEY_RUNTIME_DIR"))
-                q->use_system_bus = false;
+        /* A private stack must not take the system's name from the real qubesd,
+         * unless told to (a test with its own system bus). */
+        if (q->system_bus_mode == SYSTEM_BUS_AUTO && getenv("ODYSSEY_RUNTIME_DIR"))
+                q->system_bus_mode = SYSTEM_BUS_NO;
+        q->admin_group = strdup(group_opt ?: ADMIN_GROUP_DEFAULT);
+        if (!q->admin_group)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = resolve_admin_group(q, group_opt);
+        if (r < 0)
+                return r;
 
         q->admin_socket_path = daemon_runtime_path(admin_opt, "admin.sock");
         q->bus_socket_path = daemon_runtime_path(bus_opt, "bus.sock");
@@ -204,8 +256,11 @@ static int qubesd_init(struct qubesd *q) {
         r = admin_server_open(q);
         if (r < 0)
                 return r;
-        if (q->use_system_bus)
-                (void) admin_system_bus_open(q);
+        if (q->system_bus_mode != SYSTEM_BUS_NO) {
+                r = admin_system_bus_open(q, q->system_bus_mode == SYSTEM_BUS_YES);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -230,12 +285,13 @@ static void qubesd_done(struct qubesd *q) {
         free(q->runtime_dir);
         free(q->state_dir);
         free(q->agents_dir);
+        free(q->admin_group);
 }
 
 int main(int argc, char *argv[]) {
         static struct qubesd q = {
                 .admin_fd = -1,
-                .use_system_bus = true,
+                .system_bus_mode = SYSTEM_BUS_AUTO,
                 .spin_usec = DAEMON_SPIN_USEC_DEFAULT,
         };
         int r;

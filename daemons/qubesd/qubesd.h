@@ -47,6 +47,13 @@
 struct qubesd;
 struct worker;
 
+/* --system-bus: claim org.qubes.Admin1 on the system bus? */
+enum system_bus_mode {
+        SYSTEM_BUS_AUTO,        /* when one runs, and never in a private stack */
+        SYSTEM_BUS_YES,         /* always; qubesd fails to start without it */
+        SYSTEM_BUS_NO,
+};
+
 /* A method call that is answered later (Start waits for the agent's hello). */
 struct pending_call {
         sd_bus_message *message;
@@ -90,7 +97,8 @@ struct qubesd {
         char *state_dir;
         char *runtime_dir;
         char *agents_dir;
-        bool use_system_bus;
+        enum system_bus_mode system_bus_mode;
+        char *admin_group;              /* may use the private socket besides root */
         uint64_t spin_usec;
 
         struct store *store;
@@ -114,8 +122,8 @@ struct qubesd {
         sd_event_source *client_reaper;
         struct admin_client *dead_clients;
         sd_bus *system_bus;
-        gid_t qubes_gid;
-        bool have_qubes_gid;
+        gid_t admin_gid;                /* admin_group's, when it exists */
+        bool have_admin_gid;
         sd_id128_t server_id;
 
         struct worker *worker;
@@ -141,7 +149,8 @@ void bus_link_close_channel(struct qubesd *q, uint32_t domid);
 /* --- admin-server.c --- */
 int admin_server_open(struct qubesd *q);
 void admin_server_close(struct qubesd *q);
-int admin_system_bus_open(struct qubesd *q);
+/* Claim the name on the system bus; without one, an error only when required. */
+int admin_system_bus_open(struct qubesd *q, bool required);
 /* Attach the Admin API's objects to one bus (a client's or the system bus). */
 int admin_attach_objects(struct qubesd *q, sd_bus *bus);
 
