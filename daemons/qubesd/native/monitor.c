@@ -200,12 +200,11 @@ static int start_domain(struct monitor *m) {
                 r = native_prepare_vchan_dir(&m->config);
         if (r < 0)
                 return r;
-        /* name.uuid: two stacks on one host (the tests) may each have a "work". */
-        char group[64 + 1 + 37];
-        if (m->config.uuid && m->config.uuid[0])
-                snprintf(group, sizeof(group), "%s.%s", m->config.name, m->config.uuid);
-        else
-                snprintf(group, sizeof(group), "%s", m->config.name);
+        /* name.monitor-pid: unique per running domain, even for two stacks
+         * on one host (the tests) that each have a "work", or a group some
+         * crashed run left behind. */
+        char group[64 + 16];
+        snprintf(group, sizeof(group), "%s.%d", m->config.name, (int) getpid());
         r = native_cgroup_create(&m->cgroup, group, m->config.maxmem_mb ?: m->config.memory_mb, m->config.vcpus);
         if (r < 0)
                 return r;
