@@ -5,6 +5,7 @@
  *   qubes-policy lint [--policy-dir DIR]...
  *   qubes-policy eval|explain [--policy-dir DIR]... --system-info FILE
  *                [--assume-yes-for-ask] [--just-evaluate] SOURCE TARGET SERVICE[+ARG]
+ *   qubes-policy edit|replace [--policy-dir DIR]... FILE
  *
  * eval prints the policy daemon's answer lines; exit 0 allow, 1 deny,
  * 3 ask, 2 when the policy does not load (every error as file:line: message).
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "policy.h"
+#include "qubes-policy-edit.h"
 #include "util.h"
 
 #define EXIT_ALLOW 0
@@ -41,17 +43,22 @@ static void help(void) {
                "                                  Print the decision as the policy daemon would\n"
                "  explain OPTIONS SOURCE TARGET SERVICE[+ARG]\n"
                "                                  Show which rule decided, and why earlier ones did not\n"
+               "  edit [--policy-dir DIR]... FILE Edit FILE with $VISUAL/$EDITOR; install it only if\n"
+               "                                  the policy then lints clean\n"
+               "  replace [--policy-dir DIR]... FILE < NEW\n"
+               "                                  Install NEW as FILE only if the policy lints clean\n"
                "\n"
                "Options:\n"
                "  --policy-dir DIR        Policy directory (repeatable; default /run/qubes/policy.d\n"
-               "                          and /etc/qubes/policy.d, the first wins for equal names)\n"
+               "                          and /etc/qubes/policy.d, the first wins for equal names;\n"
+               "                          edit and replace: the directory of FILE)\n"
                "  --system-info FILE      System info JSON (eval, explain; required)\n"
                "  --assume-yes-for-ask    Accept an ask for the requested target if offered\n"
                "  --just-evaluate         Non-interactive: an ask is a deny\n"
                "  -h, --help              Show this help\n"
                "\n"
-               "Exit status: 0 allow (or lint clean), 1 deny (or lint errors), 2 policy error,\n"
-               "3 ask, 64 usage error.\n");
+               "Exit status: 0 allow (or lint clean, or installed), 1 deny (or lint errors, nothing\n"
+               "installed), 2 policy error, 3 ask, 64 usage error.\n");
 }
 
 typedef struct Options {
@@ -298,6 +305,14 @@ int main(int argc, char **argv) {
                 return cmd_eval(&o, false);
         if (strcmp(command, "explain") == 0)
                 return cmd_eval(&o, true);
+        if (strcmp(command, "edit") == 0 || strcmp(command, "replace") == 0) {
+                if (o.n_args != 1) {
+                        fprintf(stderr, "qubes-policy %s: expected one FILE (see --help)\n", command);
+                        return EXIT_USAGE;
+                }
+                return command[0] == 'e' ? policy_cli_edit(o.dirs, o.n_dirs, o.args[0])
+                                         : policy_cli_replace(o.dirs, o.n_dirs, o.args[0]);
+        }
         fprintf(stderr, "qubes-policy: unknown command '%s' (see --help)\n", command);
         return EXIT_USAGE;
 }

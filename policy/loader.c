@@ -25,6 +25,9 @@ typedef struct Loader {
         unsigned depth;
         const char *stack[POLICY_MAX_INCLUDE_DEPTH + 1];  /* files being parsed, for cycles */
         bool in_compat;
+        char *replace_path;             /* PolicyLoadOptions.replace_* */
+        const char *replace_text;
+        size_t replace_size;
 } Loader;
 
 /* Service-syntax context for !include-service and legacy files. */
@@ -173,6 +176,32 @@ static int list_policy_files(const char *dir, NameList *ret) {
         return r;
 }
 
+bool policy_filename_valid(const char *name) {
+        size_t n = strlen(name);
+
+        return name[0] != '.' && n > 7 && strcmp(name + n - 7, ".policy") == 0 && filename_ok(name, "_.-");
+}
+
+/* The file being replaced counts in its directory even before it exists. */
+static int add_replaced_name(const Loader *l, const char *dir, NameList *names) {
+        _cleanup_free_ char *path = NULL;
+
+        if (!l->replace_path)
+                return 0;
+        path = path_join(dir, strrchr(l->replace_path, '/') + 1);
+        if (!path)
+                return -ENOMEM;
+        if (strcmp(path, l->replace_path) != 0)
+                return 0;
+        for (size_t i = 0; i < names->n; i++)
+                if (strcmp(names->names[i], strrchr(l->replace_path, '/') + 1) == 0)
+                        return 0;
+        int r = name_list_add(names, strrchr(l->replace_path, '/') + 1);
+        if (r >= 0)
+                qsort(names->names, names->n, sizeof(char *), compare_strings);
+        return r;
+}
+
 /* The dirs' files merged by basename (first dir wins), in basename order.
  * An invalid name anywhere fails the whole load. */
 static int load_dirs(Loader *l, const char *const *dirs, size_t n_dirs, const char *from_file, unsigned from_line) {
@@ -193,7 +222,9 @@ static int load_dirs(Loader *l, const char *const *dirs, size_t n_dirs, const ch
                         r = policy_add_error(l->p, from_file, from_line, "not a directory: %s", dirs[i]);
                         goto finish;
                 }
-                r = 0; /* a missing top-level directory holds no rules */
+                r = from_file ? 0 : add_replaced_name(l, dirs[i], &lists[i]);
+                if (r < 0)
+                        goto finish; /* a missing top-level directory holds no rules, otherwise */
                 total += lists[i].n;
         }
         merged = calloc(total + 1, sizeof(char *));
@@ -469,7 +500,16 @@ static int parse_file(Loader *l, const char *path, const ServiceContext *svc, co
                         return policy_add_error(l->p, from_file, from_line, "circular include: %s", path);
         if (l->depth >= POLICY_MAX_INCLUDE_DEPTH)
                 return policy_add_error(l->p, from_file, from_line, "includes nested too deep: %s", path);
-        r = read_text(path, &text, &size);
+        if (l->replace_path && strcmp(path, l->replace_path) == 0) {
+                text = malloc(l->replace_size + 1);
+                if (!text)
+                        return -ENOMEM;
+                memcpy(text, l->replace_text, l->replace_size);
+                text[l->replace_size] = '\0';
+                size = l->replace_size;
+                r = 0;
+        } else
+                r = read_text(path, &text, &size);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -493,14 +533,25 @@ int policy_parse_text(Policy *p, const char *path, const char *text, size_t size
 
 int policy_load(const PolicyLoadOptions *options, Policy **ret) {
         _cleanup_(policy_freep) Policy *p = policy_new();
+        _cleanup_free_ char *replace_path = NULL;
         Loader l = {
                 .p = p,
                 .legacy_dir = options->legacy_dir ? options->legacy_dir : LEGACY_POLICY_DIR,
+                .replace_text = options->replace_text ? options->replace_text : "",
+                .replace_size = options->replace_text ? options->replace_size : 0,
         };
         int r;
 
         if (!p)
                 return -ENOMEM;
+        if (options->replace_name) {
+                if (!options->replace_dir || !options->replace_dir[0] || strchr(options->replace_name, '/'))
+                        return -EINVAL;
+                replace_path = path_join(options->replace_dir, options->replace_name);
+                if (!replace_path)
+                        return -ENOMEM;
+                l.replace_path = replace_path;
+        }
         r = load_dirs(&l, options->dirs, options->n_dirs, NULL, 0);
         if (r < 0)
                 return r;

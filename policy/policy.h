@@ -114,11 +114,22 @@ typedef struct PolicyLoadOptions {
         /* Where !compat-4.0 finds the legacy per-service files;
          * NULL: /etc/qubes-rpc/policy. */
         const char *legacy_dir;
+        /* Lint a change before installing it (qubes-policy edit/replace):
+         * the file replace_name of the directory replace_dir (spelled as in
+         * dirs) is read as replace_text instead of from disk, and counts
+         * even when it does not exist yet.  NULL replace_name: no change. */
+        const char *replace_dir, *replace_name;
+        const char *replace_text;
+        size_t replace_size;
 } PolicyLoadOptions;
+
+/* Whether name is a policy file name the loader accepts: not hidden,
+ * ending in .policy, only [a-z0-9_.-]. */
+bool policy_filename_valid(const char *name);
 
 /* Load every eligible file of the directories.  Syntax errors do not fail
  * the call: they are collected in policy->errors (every one, for lint).
- * Returns -ENOMEM only. */
+ * Returns -ENOMEM, or -EINVAL for an empty replace_dir or a replace_name with a slash. */
 int policy_load(const PolicyLoadOptions *options, Policy **ret);
 
 /* Parse one file's text as if it were the top-level file `path` whose
