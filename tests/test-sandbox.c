@@ -21,32 +21,14 @@
 #include <sys/wait.h>
 #include <termios.h>
 
+#include "child-check.h"
 #include "daemon.h"
 #include "log.h"
 #include "sandbox.h"
 
 #define __X32_SYSCALL_BIT 0x40000000
 
-#define CHILD_CHECK(cond)                                                                       \
-        do {                                                                                    \
-                if (!(cond)) {                                                                  \
-                        fprintf(stderr, "%s:%d: child check failed: %s (errno %d)\n",           \
-                                __FILE__, __LINE__, #cond, errno);                              \
-                        _exit(1);                                                               \
-                }                                                                               \
-        } while (0)
-
 /* The call fails, and with EPERM: refused by the filter, not by chance. */
-#define CHILD_CHECK_EPERM(call) CHILD_CHECK((call) == -1 && errno == EPERM)
-
-static void wait_child_ok(pid_t pid) {
-        int status;
-
-        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        ck_assert_msg(WIFEXITED(status), "child died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        ck_assert_msg(WEXITSTATUS(status) == 0, "child check failed (see its message above)");
-}
-
 /* "Seccomp:\t2" etc. from an fd opened on /proc/self/status before the sandbox. */
 static int status_field(int fd, const char *name) {
         char text[4096], key[64];
@@ -126,22 +108,10 @@ START_TEST(test_forbidden_calls_fail) {
 END_TEST
 
 #if defined(__x86_64__)
-/* getpid through the i386 entry point (int 0x80, call number 20). */
-static long i386_getpid(void) {
-        long ret = 20;
-        __asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
-        return ret;
-}
-
 START_TEST(test_foreign_arch_refused) {
-        int status;
-        pid_t pid = fork();
+        pid_t pid;
 
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0)
-                _exit(i386_getpid() == getpid() ? 0 : 1);
-        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (!i386_emulation_present()) {
                 fprintf(stderr, "no i386 emulation in this kernel, nothing to refuse\n");
                 return;
         }

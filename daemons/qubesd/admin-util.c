@@ -201,6 +201,21 @@ int admin_append_default_properties(sd_bus_message *reply, struct qubesd *q, con
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
+/* A {sv} dict entry with a container value: open it, the caller appends the
+ * value, entry_close() takes the caller's result and closes both. */
+static int entry_open(sd_bus_message *reply, const char *key, const char *signature) {
+        int r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append_basic(reply, 's', key);
+        return r < 0 ? r : sd_bus_message_open_container(reply, 'v', signature);
+}
+
+static int entry_close(sd_bus_message *reply, int r) {
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 /* One domain as GetAllDomains gives it: a{sv}. */
 int admin_append_domain_all(sd_bus_message *reply, struct qubesd *q, const struct domain *d) {
         _cleanup_free_ char *buf = malloc(PROP_VALUE_MAX);
@@ -229,41 +244,17 @@ int admin_append_domain_all(sd_bus_message *reply, struct qubesd *q, const struc
                 r = sd_bus_message_append(reply, "{sv}{sv}", "klass", "s", domain_class_to_string(d->klass),
                                           "state", "s", power_state_to_string(d->state));
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
+                r = entry_open(reply, "tags", "as");
         if (r >= 0)
-                r = sd_bus_message_append_basic(reply, 's', "tags");
+                r = entry_close(reply, admin_append_strv(reply, d->tags, d->n_tags));
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "as");
+                r = entry_open(reply, "features", "a{ss}");
         if (r >= 0)
-                r = admin_append_strv(reply, d->tags, d->n_tags);
+                r = entry_close(reply, admin_append_features(reply, d));
         if (r >= 0)
-                r = sd_bus_message_close_container(reply);
+                r = entry_open(reply, "default_properties", "as");
         if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append_basic(reply, 's', "features");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "a{ss}");
-        if (r >= 0)
-                r = admin_append_features(reply, d);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append_basic(reply, 's', "default_properties");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "as");
-        if (r >= 0)
-                r = admin_append_default_properties(reply, q, d);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
+                r = entry_close(reply, admin_append_default_properties(reply, q, d));
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
