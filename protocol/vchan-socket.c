@@ -31,6 +31,10 @@
  * directory brings the next attempt back to the minimum). */
 #define RETRY_MIN_MSEC 1
 #define RETRY_MAX_MSEC 200
+/* A peer that is starting (a domain's agent) usually appears within tens of
+ * milliseconds: keep to the minimum for this many attempts before backing
+ * off, so the connection is made within a millisecond of the server. */
+#define RETRY_FAST_COUNT 100
 
 static void close_fd(int *fd) {
         if (*fd >= 0)
@@ -205,8 +209,10 @@ static int socket_client_init_finish(struct vchan *v) {
         if (s->phase != PHASE_CONNECTING)
                 return -EINVAL;
 
-        if (drain(s->dir_watch_fd))
+        if (drain(s->dir_watch_fd)) {
                 s->retry_msec = RETRY_MIN_MSEC;        /* something appeared: look soon */
+                s->fast_retries = 0;
+        }
         (void) drain(s->retry_timer_fd);
 
         r = try_connect(s);
@@ -218,7 +224,8 @@ static int socket_client_init_finish(struct vchan *v) {
         r = arm_retry_timer(s, s->retry_msec);
         if (r < 0)
                 return r;
-        s->retry_msec = s->retry_msec * 2 > RETRY_MAX_MSEC ? RETRY_MAX_MSEC : s->retry_msec * 2;
+        if (++s->fast_retries > RETRY_FAST_COUNT)
+                s->retry_msec = s->retry_msec * 2 > RETRY_MAX_MSEC ? RETRY_MAX_MSEC : s->retry_msec * 2;
         return 1;
 }
 

@@ -36,6 +36,7 @@ struct vchan_socket {
         int sock_fd;            /* blocking; see vchan-socket-io.c */
         uint32_t sock_events;   /* sock_fd's events in epoll_fd; 0 = not registered */
         int retry_msec;
+        unsigned fast_retries;          /* attempts made at RETRY_MIN_MSEC */
         struct sockaddr_un address;
         struct vchan_ring rx, tx;
 };
