@@ -32,6 +32,10 @@
 #define BUS_PATH_MAX            255
 #define BUS_ERROR_TEXT_MAX      255
 #define BUS_ECHO_MAX            4096
+#define BUS_UUID_MAX            36
+#define BUS_TAGS_MAX            16383   /* tags of one domain, space separated */
+#define BUS_TARGETS_MAX         16383   /* an ask's target list, space separated */
+#define BUS_POLICY_ERRORS_MAX   8191    /* "file:line: message" lines of a broken policy */
 
 /* Role masks used below; expanded by bus.h. */
 #define BUS_FROM_DAEMONS  BUS_ROLE_DAEMONS_MASK
@@ -61,7 +65,30 @@
          * MSG_SERVICE_CONNECT / MSG_SERVICE_REFUSED on the domain's channel */           \
         X(QREXEC_EXEC,             qrexec_exec, 0x0210, BUS_ROLE_BIT(POLICYD) | BUS_ROLE_BIT(QUBESD), BUS_ROLE_BIT(GUEST)) \
         X(QREXEC_SERVICE_CONNECT,  qrexec_service_connect, 0x0211, BUS_ROLE_BIT(POLICYD), BUS_ROLE_BIT(GUEST))      \
-        X(QREXEC_SERVICE_REFUSED,  qrexec_service_refused, 0x0212, BUS_ROLE_BIT(POLICYD), BUS_ROLE_BIT(GUEST))
+        X(QREXEC_SERVICE_REFUSED,  qrexec_service_refused, 0x0212, BUS_ROLE_BIT(POLICYD), BUS_ROLE_BIT(GUEST)) \
+        /* policyd -> busd: broker an allowed call between two running domains:       \
+         * busd picks the data port, sends MSG_SERVICE_CONNECT to the source and      \
+         * MSG_EXEC_CMDLINE/JUST_EXEC to the target, and lets the source's data     \
+         * socket be reached from the target's vchan dir; busd answers CONNECTED */  \
+        X(QREXEC_CONNECT,          qrexec_connect, 0x0220, BUS_ROLE_BIT(POLICYD), BUS_ROLE_BIT(BUSD))     \
+        X(QREXEC_CONNECTED,        qrexec_connected, 0x0221, BUS_ROLE_BIT(BUSD),  BUS_ROLE_BIT(POLICYD))  \
+        /* policyd <-> qubesd: system info (pushed, never fetched per request) */     \
+        X(SYSTEM_INFO_SUBSCRIBE,   system_info_subscribe, 0x0300, BUS_ROLE_BIT(POLICYD), BUS_ROLE_BIT(QUBESD)) \
+        X(DOMAIN_INFO,             domain_info, 0x0301, BUS_ROLE_BIT(QUBESD),  BUS_ROLE_BIT(POLICYD))   \
+        X(DOMAIN_INFO_REMOVED,     domain_info_removed, 0x0302, BUS_ROLE_BIT(QUBESD), BUS_ROLE_BIT(POLICYD)) \
+        X(SYSTEM_INFO_DONE,        system_info_done, 0x0303, BUS_ROLE_BIT(QUBESD), BUS_ROLE_BIT(POLICYD)) \
+        /* policyd -> qubesd: start a target (autostart), make a disposable, end it */ \
+        X(DOMAIN_START_REQUEST,    domain_start_request, 0x0310, BUS_ROLE_BIT(POLICYD), BUS_ROLE_BIT(QUBESD)) \
+        X(DOMAIN_START_REPLY,      domain_start_reply, 0x0311, BUS_ROLE_BIT(QUBESD), BUS_ROLE_BIT(POLICYD)) \
+        X(DISPVM_CREATE_REQUEST,   dispvm_create_request, 0x0312, BUS_ROLE_BIT(POLICYD), BUS_ROLE_BIT(QUBESD)) \
+        X(DISPVM_CREATE_REPLY,     dispvm_create_reply, 0x0313, BUS_ROLE_BIT(QUBESD), BUS_ROLE_BIT(POLICYD)) \
+        X(DOMAIN_KILL_REQUEST,     domain_kill_request, 0x0314, BUS_ROLE_BIT(POLICYD), BUS_ROLE_BIT(QUBESD)) \
+        X(DOMAIN_KILL_REPLY,       domain_kill_reply, 0x0315, BUS_ROLE_BIT(QUBESD), BUS_ROLE_BIT(POLICYD)) \
+        /* policyd -> qubesd -> the ask agent registered on the Admin API */          \
+        X(ASK_REQUEST,             ask_request, 0x0320, BUS_ROLE_BIT(POLICYD), BUS_ROLE_BIT(QUBESD))    \
+        X(ASK_REPLY,               ask_reply, 0x0321, BUS_ROLE_BIT(QUBESD),  BUS_ROLE_BIT(POLICYD))     \
+        /* policyd -> qubesd: the state of the loaded policy, after every (re)load */   \
+        X(POLICY_STATUS,           policy_status, 0x0330, BUS_ROLE_BIT(POLICYD), BUS_ROLE_BIT(QUBESD))
 
 /* Fields, in wire order. */
 #define BUS_FIELDS_WELCOME(F)                                                              \
@@ -129,3 +156,86 @@
 
 #define BUS_FIELDS_QREXEC_SERVICE_REFUSED(F)                                               \
         F(STR, ident, BUS_IDENT_MAX)
+
+#define BUS_FIELDS_QREXEC_CONNECT(F)                                                       \
+        F(U32, source_domid, 0)  /* the caller: gets MSG_SERVICE_CONNECT, is the vchan server */ \
+        F(U32, target_domid, 0)  /* runs the service: gets EXEC_CMDLINE, vchan client */  \
+        F(U8,  just_exec, 0)     /* 1: MSG_JUST_EXEC */                                    \
+        F(STR, ident, BUS_IDENT_MAX) /* the source's request ident, echoed */              \
+        F(STR, cmdline, BUS_CMDLINE_MAX) /* "USER:QUBESRPC SERVICE+ARG SOURCE" */
+
+#define BUS_FIELDS_QREXEC_CONNECTED(F)                                                     \
+        F(I32, error, 0)         /* 0, or -EHOSTUNREACH (a channel is down), -EBUSY (no port), ... */ \
+        F(U32, port, 0)          /* the data port (513..768) */
+
+#define BUS_FIELDS_SYSTEM_INFO_SUBSCRIBE(F)                                                \
+        F(U32, reserved, 0)      /* 0 */
+
+/* One domain as policy sees it (the shape of Qubes' system info). qubesd sends it
+ * for every domain after SYSTEM_INFO_SUBSCRIBE (then SYSTEM_INFO_DONE), on its own
+ * start, and again whenever anything in it changes. dom0 is included. */
+#define BUS_FIELDS_DOMAIN_INFO(F)                                                          \
+        F(STR, name, BUS_NAME_MAX)                                                         \
+        F(STR, klass, BUS_NAME_MAX)          /* AdminVM, TemplateVM, AppVM, ... */         \
+        F(STR, uuid, BUS_UUID_MAX)                                                         \
+        F(U32, domid, 0)                     /* the qid; the running domain's peer is GUEST(domid) */ \
+        F(U8,  power_state, 0)               /* enum bus_power_state */                    \
+        F(U8,  template_for_dispvms, 0)                                                    \
+        F(U8,  internal, 0)                                                                \
+        F(STR, default_dispvm, BUS_NAME_MAX) /* "" = none */                               \
+        F(STR, default_user, BUS_NAME_MAX)                                                 \
+        F(STR, icon, BUS_NAME_MAX)           /* the label name, e.g. "red" */               \
+        F(STR, tags, BUS_TAGS_MAX)           /* space separated */
+
+#define BUS_FIELDS_DOMAIN_INFO_REMOVED(F)                                                  \
+        F(STR, name, BUS_NAME_MAX)
+
+#define BUS_FIELDS_SYSTEM_INFO_DONE(F)                                                     \
+        F(U32, domains, 0)       /* how many DOMAIN_INFO came before */
+
+/* The reply comes once the domain runs and its control channel is up. */
+#define BUS_FIELDS_DOMAIN_START_REQUEST(F)                                                 \
+        F(STR, name, BUS_NAME_MAX)
+
+#define BUS_FIELDS_DOMAIN_START_REPLY(F)                                                   \
+        F(I32, error, 0)                                                                   \
+        F(U32, domid, 0)                                                                   \
+        F(STR, message, BUS_ERROR_TEXT_MAX)
+
+/* Create a DispVM from a disposable template, start it, reply once its channel is up. */
+#define BUS_FIELDS_DISPVM_CREATE_REQUEST(F)                                                \
+        F(STR, template_name, BUS_NAME_MAX)
+
+#define BUS_FIELDS_DISPVM_CREATE_REPLY(F)                                                  \
+        F(I32, error, 0)                                                                   \
+        F(U32, domid, 0)                                                                   \
+        F(STR, name, BUS_NAME_MAX)                                                         \
+        F(STR, message, BUS_ERROR_TEXT_MAX)
+
+/* Kill a domain; with remove=1 (disposables) also remove it from the database. */
+#define BUS_FIELDS_DOMAIN_KILL_REQUEST(F)                                                  \
+        F(STR, name, BUS_NAME_MAX)                                                         \
+        F(U8,  remove, 0)
+
+#define BUS_FIELDS_DOMAIN_KILL_REPLY(F)                                                    \
+        F(I32, error, 0)
+
+#define BUS_FIELDS_ASK_REQUEST(F)                                                          \
+        F(STR, source, BUS_NAME_MAX)                                                       \
+        F(STR, service, BUS_SERVICE_MAX)     /* SERVICE+ARG */                             \
+        F(STR, targets, BUS_TARGETS_MAX)     /* space separated, sorted */                 \
+        F(STR, default_target, BUS_QREXEC_DOMAIN_MAX) /* "" = none */
+
+/* error 0 + target: the user chose; -EACCES: the user refused; -EHOSTDOWN: no ask
+ * agent is registered; -ETIMEDOUT: no answer in time. */
+#define BUS_FIELDS_ASK_REPLY(F)                                                            \
+        F(I32, error, 0)                                                                   \
+        F(STR, target, BUS_QREXEC_DOMAIN_MAX)
+
+#define BUS_FIELDS_POLICY_STATUS(F)                                                        \
+        F(U8,  ok, 0)            /* 0: broken, everything is denied */                    \
+        F(U32, files, 0)                                                                   \
+        F(U32, rules, 0)                                                                   \
+        F(U64, loaded_usec, 0)   /* CLOCK_REALTIME of the (re)load */                     \
+        F(STR, policy_dir, BUS_PATH_MAX)                                                   \
+        F(STR, errors, BUS_POLICY_ERRORS_MAX) /* "file:line: message" lines, "" when ok */

@@ -57,6 +57,14 @@ bool bus_peer_is_guest(uint32_t peer);      /* a valid guest domid */
 enum bus_role bus_peer_role(uint32_t peer); /* _BUS_ROLE_INVALID for NONE/garbage */
 uint32_t bus_peer_domid(uint32_t peer);     /* only when bus_peer_is_guest() */
 
+/* DOMAIN_INFO.power_state */
+enum bus_power_state {
+        BUS_POWER_HALTED = 0,
+        BUS_POWER_RUNNING = 1,  /* running and its control channel is up */
+        BUS_POWER_PAUSED = 2,
+        BUS_POWER_TRANSIENT = 3, /* starting or stopping */
+};
+
 #define BUS_HEADER_SIZE 16
 #define BUS_MSG_MAX     (128u * 1024u)     /* header + largest payload, whole datagram */
 
