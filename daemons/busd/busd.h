@@ -8,6 +8,8 @@
  *   router.c    route table enforcement, forwarding, messages to busd itself
  *   guest.c     a guest's control channel (vchan, qrexec handshake, flood limit)
  *   guest-msg.c qrexec <-> bus translation on a guest channel
+ *   broker.c    data streams of allowed calls: ports, and the socket link
+ *               that lets the two domains' ends meet
  */
 #pragma once
 
@@ -110,6 +112,7 @@ struct guest {
         uint64_t tokens_stamp_usec;
         struct outq queue;
         bool closed;
+        int watch;                      /* inotify watch on vchan_dir, -1 = none (broker.c) */
         struct guest *next;
         struct guest *next_dead;
 };
@@ -143,6 +146,13 @@ struct busd {
         uint8_t *guest_tx;              /* one qrexec message busd writes */
         struct bus_message *msg;        /* the decoded datagram */
         struct qrexec_trigger *trigger; /* a decoded guest trigger */
+
+        /* broker.c: brokered calls (with a port, or waiting for one) */
+        struct broker_call *calls;
+        size_t n_calls, n_waiting;
+        bool starting_waiting;
+        int inotify_fd;
+        sd_event_source *inotify_io;
 };
 
 #define BUSD_GUEST_TX_MAX (QREXEC_HEADER_SIZE + 8 + QREXEC_MAX_CMD_LEN + 1)
@@ -182,6 +192,17 @@ void guest_close(struct guest *g, int reason, const char *why);
 void guest_free(struct guest *g);
 /* Queue or write one encoded qrexec message; closes the channel when its queue overflows. */
 int guest_write(struct guest *g, const uint8_t *buf, size_t size);
+
+/* broker.c */
+struct broker_call;
+int broker_init(struct busd *b);
+void broker_done(struct busd *b);
+/* QREXEC_CONNECT from policyd: answered with QREXEC_CONNECTED (maybe later,
+ * when the pair's ports are all taken). */
+int broker_connect(struct peer *from, uint32_t request_id, const struct bus_msg_qrexec_connect *req);
+/* MSG_CONNECTION_TERMINATED {peer_domid, port} from domain domid. */
+void broker_on_terminated(struct busd *b, uint32_t domid, uint32_t peer_domid, uint32_t port);
+void broker_on_channel_closed(struct busd *b, struct guest *g);
 
 /* guest-msg.c */
 int guest_handle_message(struct guest *g, const struct qrexec_hdr *hdr, const uint8_t *untrusted_payload);

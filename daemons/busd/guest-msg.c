@@ -113,6 +113,7 @@ static int guest_handle_terminated(struct guest *g, const struct qrexec_hdr *hdr
                                                 &term.connect_port);
         if (r < 0)
                 return r;
+        broker_on_terminated(g->busd, g->domid, term.connect_domain, term.connect_port);
         (void) busd_send(g->busd, BUS_ROLE_QUBESD, BUS_MSG_QREXEC_TERMINATED, 0, BUS_PEER_GUEST(g->domid), &term);
         (void) busd_send(g->busd, BUS_ROLE_POLICYD, BUS_MSG_QREXEC_TERMINATED, 0, BUS_PEER_GUEST(g->domid), &term);
         return 0;

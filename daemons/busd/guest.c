@@ -45,6 +45,7 @@ void guest_close(struct guest *g, int reason, const char *why) {
                 log_info("Closing the control channel of domain %u (%s): %s", g->domid, g->name, why);
 
         g->closed = true;
+        broker_on_channel_closed(b, g);
         for (struct guest **pp = &b->guests; *pp; pp = &(*pp)->next)
                 if (*pp == g) {
                         *pp = g->next;
@@ -243,6 +244,7 @@ int guest_open(struct busd *b, const struct bus_msg_domain_channel_open *req) {
                 .busd = b,
                 .domid = req->domid,
                 .state = GUEST_CONNECTING,
+                .watch = -1,
                 .tokens_milli = (uint64_t) BUSD_GUEST_BURST * 1000,
                 .tokens_stamp_usec = now_usec(),
         };

@@ -21,6 +21,9 @@
 static const char *const busd_syscalls[] = {
         "socket",
         "connect",
+        /* broker.c: watch vchan dirs, link and remove data sockets */
+        "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
+        "linkat", "link", "unlink", "unlinkat",
         NULL,
 };
 
@@ -173,6 +176,9 @@ static int busd_init(struct busd *b) {
                 r = sd_event_source_set_enabled(b->reaper, SD_EVENT_OFF);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the reaper");
+        r = broker_init(b);
+        if (r < 0)
+                return r;
         return listener_open(b);
 }
 
@@ -183,6 +189,7 @@ static void busd_done(struct busd *b) {
         while (b->guests)
                 guest_close(b->guests, 0, "busd is stopping");
         busd_reap(b);
+        broker_done(b);
         listener_close(b);
         sd_event_source_disable_unref(b->reaper);
         sd_event_unref(b->event);
@@ -197,6 +204,7 @@ static void busd_done(struct busd *b) {
 int main(int argc, char *argv[]) {
         struct busd b = {
                 .listen_fd = -1,
+                .inotify_fd = -1,
                 .stall_timeout_usec = BUSD_STALL_TIMEOUT_USEC_DEFAULT,
                 .spin_usec = DAEMON_SPIN_USEC_DEFAULT,
         };

@@ -79,6 +79,14 @@ static int router_handle_local(struct peer *from, const struct bus_message *m) {
                 return router_domain_channel_open(from, m);
         case BUS_MSG_DOMAIN_CHANNEL_CLOSE:
                 return router_domain_channel_close(from, m);
+        case BUS_MSG_QREXEC_CONNECT: {
+                int r = broker_connect(from, m->hdr.request_id, &m->u.qrexec_connect);
+
+                if (r < 0)
+                        busd_send_error(from->busd, from, m->hdr.request_id, m->hdr.type, r,
+                                        "cannot broker the call");
+                return 0;
+        }
         default:
                 /* The catalogue routes a type to busd that busd does not serve. */
                 peer_drop(from, "a message busd does not serve", -EBADMSG);
