@@ -453,6 +453,27 @@ void policy_decision_done(PolicyDecision *d) {
         *d = (PolicyDecision) {};
 }
 
+int policy_decision_choose(const PolicySystem *s, const PolicyRequest *req, const char *choice, PolicyDecision *d) {
+        bool offered = false;
+
+        if (d->verdict != POLICY_VERDICT_ASK || !d->rule)
+                return -EINVAL;
+        for (size_t i = 0; i < d->n_targets; i++)
+                offered = offered || strcmp(d->targets[i], choice) == 0;
+        for (size_t i = 0; i < d->n_targets; i++)
+                free(d->targets[i]);
+        free(d->targets);
+        d->targets = NULL;
+        d->n_targets = 0;
+        free(d->default_target);
+        d->default_target = NULL;
+        free(d->user);
+        d->user = NULL;
+        if (!offered)
+                return deny(d, "the answer %s was not among the targets asked for", choice);
+        return resolve_allow(s, req, d->rule, choice, d);
+}
+
 int policy_evaluate(const Policy *p, const PolicySystem *s, const PolicyRequest *untrusted_req, PolicyDecision *ret) {
         PolicyRequest req = *untrusted_req;
         PolicyDecision d = { .verdict = POLICY_VERDICT_DENY, .notify = true };

@@ -187,6 +187,12 @@ typedef struct PolicyDecision {
 int policy_evaluate(const Policy *p, const PolicySystem *s, const PolicyRequest *req, PolicyDecision *ret);
 void policy_decision_done(PolicyDecision *d);
 
+/* The user answered an ask decision (made by policy_evaluate() for the same
+ * req, with the Policy still loaded) with `choice`: resolve it as the
+ * matched rule's allow to that target (§4.7), or deny when the choice was
+ * not offered.  -EINVAL when d is not an ask, -ENOMEM. */
+int policy_decision_choose(const PolicySystem *s, const PolicyRequest *req, const char *choice, PolicyDecision *d);
+
 /* Whether a rule matches the request's service, argument and source, and
  * (for explain) whether its target column matches the normalised target. */
 bool policy_rule_matches(const PolicyRule *rule, const PolicySystem *s, const char *service, const char *argument,

@@ -12,6 +12,13 @@
  * breaks the protocol ends the connection with -EBADMSG, never a crash.
  * Functions return -errno; no global state, so one process may run many
  * connections (each with its own vchan) from its own event loop.
+ *
+ * The run functions own the local fds they are given: each is closed when
+ * its stream ends (that is how EOF reaches a local reader or writer), and
+ * all are closed on return.  Pass dup()s of stdio to keep it.  Output fds
+ * are made non-blocking while in use and restored before closing.  SIGPIPE
+ * is blocked while they run (a vanished local reader is EPIPE, not death).
+ * Every function leaves the vchan in blocking mode.
  */
 #pragma once
 
@@ -52,6 +59,15 @@ int qrexec_stream_run_client(struct vchan *v, uint32_t version, int in_fd, int o
  */
 int qrexec_stream_run_service(struct vchan *v, uint32_t version, int in_fd, int out_fd, int err_fd,
                               pid_t child);
+
+/* The same with the rpc-config options of socket services (in_fd == out_fd
+ * is allowed: a connected socket; stdin EOF then shuts down its write side). */
+enum {
+        QREXEC_STREAM_EXIT_ON_CLIENT_EOF  = 1 << 0,     /* end when the client's stdin ends */
+        QREXEC_STREAM_EXIT_ON_SERVICE_EOF = 1 << 1,     /* end when the service's output ends */
+};
+int qrexec_stream_run_service_flags(struct vchan *v, uint32_t version, int in_fd, int out_fd,
+                                    int err_fd, pid_t child, unsigned flags);
 
 /* Service end, when the service could not be started: STDOUT-EOF,
  * STDERR-EOF, EXIT_CODE `code` (127 not found, 125 other). */

@@ -34,6 +34,7 @@ struct vchan {
 
 extern const struct vchan_ops vchan_socket_ops;
 extern const struct vchan_ops vchan_xen_ops;
+extern const struct vchan_ops vchan_virtio_ops;
 
 /* Largest ring a caller may ask for; both backends refuse more with -EINVAL. */
 #define VCHAN_RING_MAX ((size_t) 1 << 28)

@@ -3,8 +3,9 @@
  * The socket vchan backend: a UNIX stream socket named as Qubes' socket
  * emulation names it (DIR/vchan.<server domid>.<client domid>.<port>.sock),
  * with libvchan's semantics on top and no thread.  This file sets up the
- * connection: the server unlinks and binds the path and accepts exactly one
- * client (then closes the listening socket; the file stays); the client
+ * connection: the server binds a temporary name, listens, makes it mode
+ * 0666 and renames it to the path, then accepts exactly one client (then
+ * closes the listening socket; the file stays); the client
  * retries connect() while it gets ENOENT or ECONNREFUSED.
  *
  * The pollable fd is an epoll fd watching, depending on the phase:
@@ -19,7 +20,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -229,6 +232,38 @@ static int socket_client_init_finish(struct vchan *v) {
         return 1;
 }
 
+/* Bind fd under a temporary name in the final name's directory, listen,
+ * open the file to every uid (the peer domain's differs; the directory is
+ * what guards access), then rename() it into place: the final name never
+ * exists without a listening socket behind it, so a client never gets
+ * ECONNREFUSED from a server that is still setting up, and a stale file from
+ * an earlier server is replaced atomically. */
+static int publish_listening(int fd, const struct sockaddr_un *final) {
+        struct sockaddr_un tmp = *final;
+        const char *slash = strrchr(final->sun_path, '/');
+        size_t dir_len = slash ? (size_t) (slash - final->sun_path) + 1 : 0;
+        int r;
+
+        for (unsigned attempt = 0;; attempt++) {
+                uint32_t random_id;
+
+                if (getrandom(&random_id, sizeof(random_id), 0) != (ssize_t) sizeof(random_id))
+                        return -errno;
+                /* ".vs" + 8 hex digits: shorter than any final "vchan.S.C.P.sock". */
+                snprintf(tmp.sun_path + dir_len, sizeof(tmp.sun_path) - dir_len, ".vs%08x", random_id);
+                if (bind(fd, (const struct sockaddr *) &tmp, sizeof(tmp)) >= 0)
+                        break;
+                if (errno != EADDRINUSE || attempt >= 16)
+                        return -errno;
+        }
+        if (listen(fd, 1) < 0 || chmod(tmp.sun_path, 0666) < 0 || rename(tmp.sun_path, final->sun_path) < 0) {
+                r = -errno;
+                (void) unlink(tmp.sun_path);
+                return r;
+        }
+        return 0;
+}
+
 static int socket_server_init(const struct vchan_endpoint *ep, size_t read_min, size_t write_min,
                               struct vchan **ret) {
         struct vchan_socket *s = NULL;
@@ -246,16 +281,9 @@ static int socket_server_init(const struct vchan_endpoint *ep, size_t read_min, 
                 r = -errno;
                 goto fail;
         }
-        /* A stale file from an earlier server would make bind() fail. */
-        if (unlink(s->address.sun_path) < 0 && errno != ENOENT) {
-                r = -errno;
+        r = publish_listening(s->listen_fd, &s->address);
+        if (r < 0)
                 goto fail;
-        }
-        if (bind(s->listen_fd, (const struct sockaddr *) &s->address, sizeof(s->address)) < 0 ||
-            listen(s->listen_fd, 1) < 0) {
-                r = -errno;
-                goto fail;
-        }
         r = epoll_add(s, s->listen_fd, EPOLLIN);
         if (r < 0)
                 goto fail;
@@ -267,6 +295,51 @@ static int socket_server_init(const struct vchan_endpoint *ep, size_t read_min, 
 fail:
         socket_close(&s->base);
         return r;
+}
+
+/* Only the listening socket is taken over: its address is whatever its
+ * creator bound, and nothing here needs it (a server never connects). */
+int vchan_server_adopt(int listen_fd, size_t read_min, size_t write_min, struct vchan **ret) {
+        struct vchan_socket *s = NULL;
+        int domain = 0, type = 0, listening = 0, flags, r;
+        socklen_t len;
+
+        if (listen_fd < 0 || !ret || read_min > VCHAN_RING_MAX || write_min > VCHAN_RING_MAX)
+                return -EINVAL;
+        len = sizeof(domain);
+        if (getsockopt(listen_fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+                return -errno;
+        len = sizeof(type);
+        if (getsockopt(listen_fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+                return -errno;
+        len = sizeof(listening);
+        if (getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+                return -errno;
+        if (domain != AF_UNIX || type != SOCK_STREAM || !listening)
+                return -EINVAL;
+
+        /* accept_client() relies on a non-blocking socket: a client that
+         * gave up between the wake-up and accept() must not hang us. */
+        flags = fcntl(listen_fd, F_GETFL);
+        if (flags < 0)
+                return -errno;
+        if (!(flags & O_NONBLOCK) && fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return -errno;
+        if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0)
+                return -errno;
+
+        r = socket_new(NULL, read_min, write_min, &s);
+        if (r < 0)
+                return r;
+        r = epoll_add(s, listen_fd, EPOLLIN);
+        if (r < 0) {
+                socket_close(&s->base);
+                return r;
+        }
+        s->listen_fd = listen_fd;
+        s->phase = PHASE_LISTENING;
+        *ret = &s->base;
+        return 0;
 }
 
 static int socket_client_init_async(const struct vchan_endpoint *ep, struct vchan **ret) {

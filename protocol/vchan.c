@@ -24,7 +24,7 @@ static const char *const backend_names[_VCHAN_BACKEND_MAX] = {
 static const struct vchan_ops *const backend_ops[_VCHAN_BACKEND_MAX] = {
         [VCHAN_SOCKET] = &vchan_socket_ops,
         [VCHAN_XEN] = &vchan_xen_ops,
-        [VCHAN_VIRTIO] = NULL,  /* reserved: not implemented yet */
+        [VCHAN_VIRTIO] = &vchan_virtio_ops,
 };
 
 const char *vchan_backend_to_string(enum vchan_backend b) {
@@ -59,7 +59,8 @@ static int parse_domid(const char *s, int *ret) {
         return 0;
 }
 
-/* Fill in the defaults: our domid from $VCHAN_DOMAIN (else 0) and the socket
+/* Fill in the defaults: the backend of a VCHAN_SOCKET endpoint from
+ * $VCHAN_BACKEND, our domid from $VCHAN_DOMAIN (else 0) and the socket
  * directory from $VCHAN_SOCKET_DIR (else /var/run/vchan).  The returned
  * socket_dir may point into the environment; backends copy what they keep. */
 static int endpoint_resolve(const struct vchan_endpoint *ep, struct vchan_endpoint *ret,
@@ -71,10 +72,22 @@ static int endpoint_resolve(const struct vchan_endpoint *ep, struct vchan_endpoi
                 return -EINVAL;
         if (ep->remote_domid < 0 || ep->port < 0 || ep->local_domid < -1)
                 return -EINVAL;
-        if (!backend_ops[ep->backend])
+        resolved = *ep;
+        /* The domain's init says which transport it really has, so one
+         * agent binary serves native (socket) and QEMU (virtio) domains. */
+        if (resolved.backend == VCHAN_SOCKET) {
+                const char *env = getenv("VCHAN_BACKEND");
+
+                if (env && *env) {
+                        r = vchan_backend_from_string(env);
+                        if (r < 0)
+                                return r;
+                        resolved.backend = r;
+                }
+        }
+        if (!backend_ops[resolved.backend])
                 return -EOPNOTSUPP;
 
-        resolved = *ep;
         if (resolved.local_domid < 0) {
                 const char *env = getenv("VCHAN_DOMAIN");
 
@@ -92,7 +105,7 @@ static int endpoint_resolve(const struct vchan_endpoint *ep, struct vchan_endpoi
         }
 
         *ret = resolved;
-        *ret_ops = backend_ops[ep->backend];
+        *ret_ops = backend_ops[resolved.backend];
         return 0;
 }
 

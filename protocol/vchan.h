@@ -10,7 +10,14 @@
  *                 and fd_for_select is an epoll fd that is readable exactly
  *                 when wait() has something to do.
  *   VCHAN_XEN     libxenvchan (real Xen only).
- *   VCHAN_VIRTIO  reserved for the libvirt backend.
+ *   VCHAN_VIRTIO  a virtio-serial port per vchan port (QEMU/KVM domains): the
+ *                 host connects to the UNIX socket QEMU serves for the port,
+ *                 DIR/virtio.<guest domid>.<port>.sock; the guest opens
+ *                 /dev/virtio-ports/org.odyssey.vchan.<port> (see
+ *                 vchan-virtio.h).
+ * An endpoint asking for VCHAN_SOCKET gets the backend named by
+ * $VCHAN_BACKEND ("socket", "xen", "virtio") when that is set: a domain's
+ * init picks the transport, the agents stay the same binaries.
  *
  * All functions return -errno on failure (never -1 with errno), unlike
  * libvchan; the meaning of the non-negative results is libvchan's.
@@ -51,6 +58,14 @@ struct vchan;
  * read_min / write_min bytes (0 = backend default, 64 KiB for the socket). */
 int vchan_server_init(const struct vchan_endpoint *ep, size_t read_min, size_t write_min,
                       struct vchan **ret);
+
+/* The socket backend's server on a UNIX stream socket that someone else
+ * already bound and put in listening state (qubesd creates it in a domain's
+ * vchan directory and hands the fd to qubes-ctl).  On success the vchan owns
+ * listen_fd (closed with it; the file stays, as for vchan_server_init); on
+ * failure the caller keeps it.  -ENOTSOCK / -EINVAL when listen_fd is not a
+ * listening AF_UNIX stream socket. */
+int vchan_server_adopt(int listen_fd, size_t read_min, size_t write_min, struct vchan **ret);
 
 /* Connect to the peer's server, waiting for it to appear (up to timeout_ms; -1 forever).
  * -ETIMEDOUT when it did not. */

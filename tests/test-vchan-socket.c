@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -42,6 +43,8 @@ START_TEST(test_backend_names_and_arguments) {
         ck_assert_int_eq(vchan_server_init(&ep, 0, 0, &v), -EINVAL);
         ep = endpoint(0, 1, 5);
         ck_assert_int_eq(vchan_server_init(&ep, (size_t) 1 << 40, 0, &v), -EINVAL);
+        /* virtio joins a guest and the host, never two guests. */
+        ep = endpoint(2, 1, 5);
         ep.backend = VCHAN_VIRTIO;
         ck_assert_int_eq(vchan_server_init(&ep, 0, 0, &v), -EOPNOTSUPP);
         ck_assert_ptr_null(v);
@@ -239,6 +242,71 @@ START_TEST(test_one_client_only) {
 }
 END_TEST
 
+/* The server's file is open to the peer domain's uid (0666, whatever the
+ * umask), appears only once it is listening (renamed into place, never
+ * created by bind under its final name), replaces a stale file, and leaves
+ * no temporary name behind. */
+START_TEST(test_server_socket_published_listening) {
+        struct vchan_endpoint sep = endpoint(4, 9, 520);
+        char path[200], events[4096];
+        bool created = false, moved_in = false;
+        struct vchan *srv;
+        struct stat st;
+        mode_t old_umask;
+        int watch, raw, fd, entries = 0;
+        struct dirent *de;
+        DIR *dir;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "%s/vchan.4.9.520.sock", test_dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);     /* stale leftover */
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        ck_assert_int_ge(watch, 0);
+        ck_assert_int_ge(inotify_add_watch(watch, test_dir, IN_CREATE | IN_MOVED_TO), 0);
+
+        old_umask = umask(077);
+        ck_assert_int_eq(vchan_server_init(&sep, 0, 0, &srv), 0);
+        umask(old_umask);
+
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert(S_ISSOCK(st.st_mode));
+        ck_assert_int_eq(st.st_mode & 07777, 0666);
+        n = read(watch, events, sizeof(events));
+        ck_assert_int_gt(n, 0);
+        for (char *p = events; p < events + n;) {
+                struct inotify_event *ev = (struct inotify_event *) p;
+
+                if (ev->len > 0 && strcmp(ev->name, "vchan.4.9.520.sock") == 0) {
+                        created |= !!(ev->mask & IN_CREATE);
+                        moved_in |= !!(ev->mask & IN_MOVED_TO);
+                }
+                p += sizeof(*ev) + ev->len;
+        }
+        ck_assert(!created);
+        ck_assert(moved_in);
+        close(watch);
+
+        dir = opendir(test_dir);
+        ck_assert_ptr_nonnull(dir);
+        while ((de = readdir(dir)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                        ck_assert_str_eq(de->d_name, "vchan.4.9.520.sock");
+                        entries++;
+                }
+        closedir(dir);
+        ck_assert_int_eq(entries, 1);
+
+        /* Listening the moment it is visible: the first connect() succeeds. */
+        raw = raw_socket(path, RAW_CONNECT);
+        ck_assert_int_ge(raw, 0);
+        server_accept(srv);
+        ck_assert_int_eq(vchan_is_open(srv), VCHAN_CONNECTED);
+        close(raw);
+        vchan_close(srv);
+}
+END_TEST
 
 static Suite *vchan_socket_suite(void) {
         Suite *s = suite_create("vchan-socket");
@@ -253,6 +321,7 @@ static Suite *vchan_socket_suite(void) {
         tcase_add_test(tc, test_blocking_client_started_first);
         tcase_add_test(tc, test_client_timeout);
         tcase_add_test(tc, test_one_client_only);
+        tcase_add_test(tc, test_server_socket_published_listening);
         suite_add_tcase(s, tc);
         return s;
 }

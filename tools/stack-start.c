@@ -72,7 +72,7 @@ static int prepare_root(const struct stack *s) {
                 return log_error_errno(r, "Cannot create the directories under %s", s->root);
         if (chown(s->run_dir, 0, busd_gid) < 0 || chmod(s->run_dir, 01775) < 0)
                 return log_error_errno(errno, "Cannot set the owner and mode of %s", s->run_dir);
-        return 0;
+        return stack_prepare_policyd(s);
 }
 
 static int bind_notify_socket(const struct stack *s) {

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* odyssey-stack: which daemons a stack runs, as which uid, with which arguments. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "log.h"
 #include "stack.h"
+
+#ifndef ODYSSEY_SRCDIR
+#  define ODYSSEY_SRCDIR "."
+#endif
 
 /* The daemons of Odyssey, in start order (busd first: the others connect to it).
  * A daemon whose program is not built is skipped.  Add each daemon here as it
@@ -18,6 +24,7 @@ static const struct {
 } stack_builtin_daemons[] = {
         { "busd", "daemons/busd/busd", BUS_ROLE_BUSD },
         { "qubesd", "daemons/qubesd/qubesd", BUS_ROLE_QUBESD },
+        { "qrexec-policyd", "daemons/qrexec-policyd/qrexec-policyd", BUS_ROLE_POLICYD },
 };
 
 /* The one place that says which uid a role runs as: qubesd is root (it
@@ -267,7 +274,7 @@ char *stack_program_path(const struct stack *s, const struct stack_daemon *d) {
 }
 
 char **stack_daemon_argv(const struct stack *s, const struct stack_daemon *d) {
-        size_t n = 0, max = 1 + 2 * _BUS_ROLE_MAX + d->n_args + 1;
+        size_t n = 0, max = 1 + 2 * _BUS_ROLE_MAX + 4 + d->n_args + 1;
         char **argv = calloc(max, sizeof(char *));
 
         if (!argv)
@@ -287,6 +294,17 @@ char **stack_daemon_argv(const struct stack *s, const struct stack_daemon *d) {
                         if (!argv[n - 2] || !argv[n - 1])
                                 goto fail;
                 }
+        /* qrexec-policyd: the stack's policy directory, and its socket in a
+         * directory of its own (run/ is not its to write; run/policy.sock
+         * is a link to it). */
+        if (d->role == BUS_ROLE_POLICYD) {
+                argv[n++] = strdup("--policy-dir");
+                argv[n++] = path_join(s->root, "etc/policy.d");
+                argv[n++] = strdup("--policy-socket");
+                argv[n++] = path_join(s->run_dir, "policyd/policy.sock");
+                if (!argv[n - 4] || !argv[n - 3] || !argv[n - 2] || !argv[n - 1])
+                        goto fail;
+        }
         for (size_t i = 0; i < d->n_args; i++)
                 if (!(argv[n++] = strdup(d->args[i])))
                         goto fail;
@@ -321,5 +339,83 @@ int stack_write_roles(const struct stack *s) {
                 return log_error_errno(errno, "Cannot write %s", tmp);
         if (rename(tmp, s->roles_path) < 0)
                 return log_error_errno(errno, "Cannot rename %s", tmp);
+        return 0;
+}
+
+/* Copy the regular files of src into the empty directory dst (mode 0644). */
+static int seed_policy_dir(const char *src, const char *dst) {
+        DIR *d = opendir(src);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d)
+                return log_error_errno(errno, "Cannot open the default policy %s", src);
+        while (r >= 0 && (de = readdir(d))) {
+                _cleanup_free_ char *from = path_join(src, de->d_name), *to = path_join(dst, de->d_name);
+                _cleanup_close_ int in = -1, out = -1;
+                char buf[16384];
+                ssize_t k;
+
+                if (de->d_name[0] == '.' || de->d_type != DT_REG)
+                        continue;
+                if (!from || !to) {
+                        r = log_error_errno(ENOMEM, "Out of memory");
+                        break;
+                }
+                in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+                if (in < 0 || out < 0) {
+                        r = log_error_errno(errno, "Cannot copy %s to %s", from, to);
+                        break;
+                }
+                while ((k = read(in, buf, sizeof(buf))) > 0)
+                        if ((r = write_full(out, buf, (size_t) k)) < 0)
+                                break;
+                if (k < 0)
+                        r = -errno;
+                if (r < 0)
+                        log_error_errno(r, "Cannot copy %s to %s", from, to);
+        }
+        closedir(d);
+        return r;
+}
+
+/* ROOT/etc/policy.d (seeded from the source tree's policy/policy.d/ when
+ * empty, readable by qrexec-policyd), and run/policyd/ for its socket,
+ * owned by its uid, with run/policy.sock pointing into it. */
+int stack_prepare_policyd(const struct stack *s) {
+        _cleanup_free_ char *etc = path_join(s->root, "etc"), *dir = path_join(s->root, "etc/policy.d"),
+                            *sock_dir = path_join(s->run_dir, "policyd"),
+                            *link = path_join(s->run_dir, "policy.sock");
+        uid_t uid = stack_role_uid(s, BUS_ROLE_POLICYD);
+        struct stack_daemon *d = NULL;
+        bool empty = true;
+        DIR *dd;
+        int r;
+
+        for (size_t i = 0; i < s->n_daemons; i++)
+                if (s->daemons[i].role == BUS_ROLE_POLICYD && s->daemons[i].selected)
+                        d = &s->daemons[i];
+        if (!d)
+                return 0;
+        if (!etc || !dir || !sock_dir || !link)
+                return log_error_errno(ENOMEM, "Out of memory");
+        if ((r = mkdir_p(dir, 0755)) < 0 || (r = mkdir_p(sock_dir, 0755)) < 0)
+                return log_error_errno(r, "Cannot create %s or %s", dir, sock_dir);
+        if (chmod(etc, 0755) < 0 || chmod(dir, 0755) < 0 || chown(sock_dir, uid, uid) < 0)
+                return log_error_errno(errno, "Cannot set up %s and %s for qrexec-policyd", dir, sock_dir);
+        dd = opendir(dir);
+        if (!dd)
+                return log_error_errno(errno, "Cannot open %s", dir);
+        for (struct dirent *de; (de = readdir(dd));)
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        empty = false;
+        closedir(dd);
+        if (empty && (r = seed_policy_dir(ODYSSEY_SRCDIR "/policy/policy.d", dir)) < 0)
+                return r;
+        if (unlink(link) < 0 && errno != ENOENT)
+                return log_error_errno(errno, "Cannot remove %s", link);
+        if (symlink("policyd/policy.sock", link) < 0)
+                return log_error_errno(errno, "Cannot create %s", link);
         return 0;
 }

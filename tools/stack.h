@@ -59,6 +59,7 @@ uid_t stack_daemon_uid(const struct stack *s, const struct stack_daemon *d);
 char *stack_program_path(const struct stack *s, const struct stack_daemon *d);
 char **stack_daemon_argv(const struct stack *s, const struct stack_daemon *d);
 int stack_write_roles(const struct stack *s);
+int stack_prepare_policyd(const struct stack *s);     /* its policy dir and socket dir */
 void stack_strv_free(char **strv);
 
 /* stack-pids.c: stack.pids and what became of the processes in it */

@@ -72,62 +72,65 @@ int agent_handshake(struct vchan *ctrl, uint32_t *ret_version) {
         return 0;
 }
 
-static void handle(const struct qrexec_hdr *hdr, const uint8_t *untrusted_payload) {
-        struct qrexec_exec exec;
-        char ident[QREXEC_IDENT_SIZE];
+int control_init(struct control *c, struct vchan *v, uint32_t version) {
+        *c = (struct control) { .v = v, .version = version };
+        c->payload = malloc(QREXEC_MAX_CMD_LEN + 64);
+        if (!c->payload)
+                return -ENOMEM;
+        vchan_set_blocking(v, false);
+        return 0;
+}
 
-        switch (hdr->type) {
-        case QREXEC_MSG_EXEC_CMDLINE:
-        case QREXEC_MSG_JUST_EXEC:
-        case QREXEC_MSG_SERVICE_CONNECT:
-                if (qrexec_decode_exec(hdr, untrusted_payload, &exec) < 0) {
-                        agent_log("ignoring a malformed %s", qrexec_msg_type_to_string(hdr->type));
-                        return;
+void control_done(struct control *c) {
+        free(c->payload);
+        c->payload = NULL;
+}
+
+int control_receive(struct control *c) {
+        for (;;) {
+                ssize_t n;
+                int r;
+
+                if (!c->have_hdr) {
+                        n = vchan_read(c->v, c->hdr_raw + c->hdr_got, QREXEC_HEADER_SIZE - c->hdr_got);
+                        if (n < 0)
+                                return (int) n;
+                        if (n == 0)
+                                return vchan_is_open(c->v) == VCHAN_DISCONNECTED ? -EPIPE : 0;
+                        c->hdr_got += (size_t) n;
+                        if (c->hdr_got < QREXEC_HEADER_SIZE)
+                                continue;
+                        qrexec_decode_header(c->hdr_raw, &c->hdr);
+                        r = qrexec_check_header(&c->hdr, QREXEC_STREAM_FROM_DAEMON, c->version);
+                        if (r < 0 || c->hdr.len > QREXEC_MAX_CMD_LEN + 64) {
+                                agent_log("refusing a malformed message (type 0x%x, %u bytes)",
+                                          (unsigned) c->hdr.type, (unsigned) c->hdr.len);
+                                return -EBADMSG;
+                        }
+                        c->have_hdr = true;
+                        c->payload_got = 0;
                 }
-                agent_log("ignoring %s (domain %u, port %u): services are not run yet",
-                          qrexec_msg_type_to_string(hdr->type), (unsigned) exec.connect_domain,
-                          (unsigned) exec.connect_port);
-                return;
-        case QREXEC_MSG_SERVICE_REFUSED:
-                if (qrexec_decode_service_refused(untrusted_payload, hdr->len, ident) == 0)
-                        agent_log("service request refused");
-                return;
-        default:
-                agent_log("ignoring %s", qrexec_msg_type_to_string(hdr->type) ?: "an unknown message");
+                if (c->payload_got < c->hdr.len) {
+                        n = vchan_read(c->v, c->payload + c->payload_got, c->hdr.len - c->payload_got);
+                        if (n < 0)
+                                return (int) n;
+                        if (n == 0)
+                                return vchan_is_open(c->v) == VCHAN_DISCONNECTED ? -EPIPE : 0;
+                        c->payload_got += (size_t) n;
+                        if (c->payload_got < c->hdr.len)
+                                continue;
+                }
+                c->have_hdr = false;
+                c->hdr_got = 0;
+                agent_dispatch(&c->hdr, c->payload);
         }
 }
 
-int agent_serve(struct vchan *ctrl, uint32_t version) {
-        uint8_t raw[QREXEC_HEADER_SIZE];
-        struct qrexec_hdr hdr;
-        uint8_t *payload;
+int control_send(struct control *c, const uint8_t *msg, size_t len) {
         int r;
 
-        payload = malloc(QREXEC_MAX_CMD_LEN + 64);
-        if (!payload)
-                return -ENOMEM;
-        for (;;) {
-                r = read_exact(ctrl, raw, sizeof(raw));
-                if (r == -EPIPE) {
-                        agent_log("control channel closed");
-                        r = 0;
-                        break;
-                }
-                if (r < 0)
-                        break;
-                qrexec_decode_header(raw, &hdr);
-                r = qrexec_check_header(&hdr, QREXEC_STREAM_FROM_DAEMON, version);
-                if (r < 0 || hdr.len > QREXEC_MAX_CMD_LEN + 64) {
-                        agent_log("refusing a malformed message (type 0x%x, %u bytes)", (unsigned) hdr.type,
-                                  (unsigned) hdr.len);
-                        r = -EBADMSG;
-                        break;
-                }
-                r = read_exact(ctrl, payload, hdr.len);
-                if (r < 0)
-                        break;
-                handle(&hdr, payload);
-        }
-        free(payload);
+        vchan_set_blocking(c->v, true);
+        r = write_exact(c->v, msg, len);
+        vchan_set_blocking(c->v, false);
         return r;
 }

@@ -380,6 +380,9 @@ static const sd_bus_vtable domain_fixed_vtable[] = {
                                  method_set_feature, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("RemoveFeature", "s", SD_BUS_PARAM(key), "", , method_remove_feature,
                                  SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("Run", "ssbb", SD_BUS_PARAM(user) SD_BUS_PARAM(command) SD_BUS_PARAM(just_exec)
+                                 SD_BUS_PARAM(autostart), "hu", SD_BUS_PARAM(listen_fd) SD_BUS_PARAM(port),
+                                 admin_method_run, SD_BUS_VTABLE_UNPRIVILEGED),
 };
 
 static bool served_by_fixed_vtable(const char *name) {

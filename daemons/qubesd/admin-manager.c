@@ -277,6 +277,14 @@ const sd_bus_vtable admin_manager_vtable[] = {
                                  SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("BuildTemplate", "sss", SD_BUS_PARAM(name) SD_BUS_PARAM(suite)
                                  SD_BUS_PARAM(label), "", , method_build_template, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("CreateDisposable", "s", SD_BUS_PARAM(template), "so", SD_BUS_PARAM(name)
+                                 SD_BUS_PARAM(path), admin_method_create_disposable, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("RegisterAskAgent", "o", SD_BUS_PARAM(path), "", , admin_method_register_ask_agent,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("UnregisterAskAgent", "", "", admin_method_unregister_ask_agent, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("GetPolicyStatus", "", , "buutss", SD_BUS_PARAM(ok) SD_BUS_PARAM(files)
+                                 SD_BUS_PARAM(rules) SD_BUS_PARAM(loaded_usec) SD_BUS_PARAM(policy_dir)
+                                 SD_BUS_PARAM(errors), admin_method_get_policy_status, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("DomainAdded", "so", SD_BUS_PARAM(name) SD_BUS_PARAM(path), 0),
         SD_BUS_SIGNAL_WITH_NAMES("DomainRemoved", "s", SD_BUS_PARAM(name), 0),
         SD_BUS_SIGNAL_WITH_NAMES("DomainStateChanged", "ss", SD_BUS_PARAM(name) SD_BUS_PARAM(state), 0),

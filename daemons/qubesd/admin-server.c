@@ -69,6 +69,7 @@ static int on_client_disconnected(sd_bus_message *m, void *userdata, sd_bus_erro
                         break;
                 }
         log_debug("Admin client (pid %d, uid %u) disconnected", (int) c->pid, (unsigned) c->uid);
+        ask_relay_bus_gone(q, c->bus);
         /* Not here: the bus is dispatching this very message. */
         (void) sd_bus_detach_event(c->bus);
         c->next = q->dead_clients;

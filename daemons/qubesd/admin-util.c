@@ -323,6 +323,11 @@ void admin_emit_property_changed(struct qubesd *q, const struct domain *d, const
         }
         if (d)
                 admin_emit_domain_properties_changed(q, d, p->name);
+        /* what policy sees may depend on it (a default follows templates and globals) */
+        if (d)
+                policy_link_domain_changed(q, d);
+        else
+                policy_link_all_changed(q);
 }
 
 void admin_emit_domain_properties_changed(struct qubesd *q, const struct domain *d, const char *property) {
@@ -367,16 +372,19 @@ static int append_tags(sd_bus_message *m, const struct domain *d) {
 void admin_emit_tags_changed(struct qubesd *q, const struct domain *d) {
         emit_with_domain_value(q, d, "TagsChanged", append_tags);
         admin_emit_domain_properties_changed(q, d, "tags");
+        policy_link_domain_changed(q, d);
 }
 
 void admin_emit_features_changed(struct qubesd *q, const struct domain *d) {
         emit_with_domain_value(q, d, "FeaturesChanged", admin_append_features);
         admin_emit_domain_properties_changed(q, d, "features");
+        policy_link_domain_changed(q, d);
 }
 
 void admin_emit_domain_added(struct qubesd *q, const struct domain *d) {
         _cleanup_free_ char *path = admin_domain_path(d->name);
 
+        policy_link_domain_changed(q, d);
         if (!path)
                 return;
         admin_emit_manager_signal(q, "DomainAdded", "so", d->name, path);
@@ -389,6 +397,7 @@ void admin_emit_domain_added(struct qubesd *q, const struct domain *d) {
 void admin_emit_domain_removed(struct qubesd *q, const char *name) {
         _cleanup_free_ char *path = admin_domain_path(name);
 
+        policy_link_domain_removed(q, name);
         if (!path)
                 return;
         admin_emit_manager_signal(q, "DomainRemoved", "s", name);

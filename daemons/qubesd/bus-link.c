@@ -2,7 +2,8 @@
 /*
  * qubesd's link to busd: it asks busd to open and close each running
  * domain's control channel and learns from busd when a domain's agent said
- * hello (DOMAIN_CHANNEL_UP) or its channel went away (DOWN).
+ * hello (DOMAIN_CHANNEL_UP) or its channel went away (DOWN); qrexec-policyd's
+ * requests go to policy-link.c, the end of a Run's call to admin-run.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,14 +19,26 @@ static int bus_link_on_message(struct bus_client *c, const struct bus_message *m
                 lifecycle_on_channel_up(q, msg->u.domain_channel_up.domid);
                 break;
         case BUS_MSG_DOMAIN_CHANNEL_DOWN:
+                admin_run_domain_gone(q, msg->u.domain_channel_down.domid);
                 lifecycle_on_channel_down(q, msg->u.domain_channel_down.domid, msg->u.domain_channel_down.reason);
                 break;
         case BUS_MSG_ERROR:
-                /* OPEN and CLOSE have no reply when they work; an ERROR names the request. */
-                lifecycle_on_channel_error(q, msg->hdr.request_id, msg->u.error.error, msg->u.error.text);
+                /* OPEN, CLOSE and EXEC have no reply when they work; an ERROR names the
+                 * request.  Pushes to a policyd that is not there (id 0) end here too. */
+                if (!admin_run_on_bus_error(q, msg->hdr.request_id, msg->u.error.error, msg->u.error.text))
+                        lifecycle_on_channel_error(q, msg->hdr.request_id, msg->u.error.error, msg->u.error.text);
                 break;
         case BUS_MSG_QREXEC_TERMINATED:
-                break;          /* qubesd runs no qrexec calls yet */
+                admin_run_on_terminated(q, msg);
+                break;
+        case BUS_MSG_SYSTEM_INFO_SUBSCRIBE:
+        case BUS_MSG_POLICY_STATUS:
+        case BUS_MSG_DOMAIN_START_REQUEST:
+        case BUS_MSG_DISPVM_CREATE_REQUEST:
+        case BUS_MSG_DOMAIN_KILL_REQUEST:
+        case BUS_MSG_ASK_REQUEST:
+                policy_link_on_message(q, msg);
+                break;
         default:
                 log_debug("Ignoring %s from busd", bus_type_to_string(msg->hdr.type));
                 break;

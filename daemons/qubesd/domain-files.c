@@ -351,12 +351,14 @@ static void on_remove_done(void *userdata, int result) {
                 log_warning("%s: removing its directory failed (%d); it is out of the database", job->domain->name,
                             result);
         qubesd_release_name(job->q, job->domain->name);
-        (void) sd_bus_reply_method_return(job->message, NULL);
+        if (job->message)
+                (void) sd_bus_reply_method_return(job->message, NULL);
         sd_bus_message_unref(job->message);
         domain_free(job->domain);
         free(job);
 }
 
+/* m NULL: nobody to answer (a disposable that stopped). */
 int domain_remove(struct qubesd *q, sd_bus_message *m, const char *untrusted_name, sd_bus_error *error) {
         struct domain *d = domain_set_find(q->set, untrusted_name);
         struct domain_run *run;
@@ -395,7 +397,7 @@ int domain_remove(struct qubesd *q, sd_bus_message *m, const char *untrusted_nam
         if (!job || !dir || qubesd_reserve_name(q, d->name) < 0) {
                 free(job);
                 domain_free(d);
-                return sd_bus_reply_method_return(m, NULL);
+                return m ? sd_bus_reply_method_return(m, NULL) : 0;
         }
         *job = (struct remove_job) { .q = q, .domain = d, .message = sd_bus_message_ref(m) };
         r = worker_run(q->worker, WORKER_REMOVE_TREE, dir, NULL, NULL, -1, on_remove_done, job);

@@ -50,6 +50,14 @@ struct hal_domain_config {
                                          * appears read-only as /run/odyssey/agents inside */
         const char *agents;             /* which of them odyssey-init starts, ':'-separated;
                                          * NULL = "qrexec-agent" */
+        /* Virtual machine backends only (libvirt); the native backend ignores them. */
+        const char *virt_mode;          /* "pv", "pvh", "hvm"; NULL = the backend's choice */
+        const char *kernel;             /* direct kernel boot: host path of the kernel... */
+        const char *initrd;             /* ...its initramfs (may be NULL)... */
+        const char *kernel_cmdline;     /* ...and its command line (may be NULL) */
+        const char *disk_image;         /* a bootable raw disk image instead (may be NULL) */
+        const char *network;            /* libvirt network of its interface; NULL = none */
+        const char *mac;                /* that interface's MAC; NULL = libvirt's choice */
 };
 
 struct hal_domain_info {
@@ -70,9 +78,13 @@ typedef void (*hal_event_fn)(void *userdata, const char *name, enum power_state 
 typedef void (*hal_list_fn)(void *userdata, const struct hal_domain_info *info);
 
 struct hal_backend_ops {
-        const char *kind;               /* "native" */
+        const char *kind;               /* "native", "libvirt" */
         int (*new)(sd_event *event, const char *runtime_dir, const char *state_dir, hal_event_fn on_event,
                    void *userdata, struct hal_backend **ret);
+        /* Backends reached at an address (libvirt: what follows "libvirt:" in the
+         * `backend` value), one instance per address; NULL when not addressed. */
+        int (*new_at)(sd_event *event, const char *address, const char *runtime_dir, const char *state_dir,
+                      hal_event_fn on_event, void *userdata, struct hal_backend **ret);
         void (*free)(struct hal_backend *b);
         /* Synchronous: what this backend is already running (after a qubesd restart). */
         int (*list)(struct hal_backend *b, hal_list_fn fn, void *userdata);
@@ -86,7 +98,8 @@ struct hal_backend_ops {
         int (*kill)(struct hal_backend *b, const char *name, hal_done_fn done, void *userdata);
         int (*pause)(struct hal_backend *b, const char *name, hal_done_fn done, void *userdata);
         int (*unpause)(struct hal_backend *b, const char *name, hal_done_fn done, void *userdata);
-        /* How busd reaches the domain's control channel (port 512). */
+        /* How busd reaches the domain's control channel (port 512): socket and xen,
+         * the vchan dir; virtio, the dir holding <port name>.sock. */
         int (*control_channel)(struct hal_backend *b, const char *name, enum vchan_backend *ret_backend,
                                char *ret_dir, size_t dir_size);
         /* Memory of all the domain's processes, kB of PSS; -ENOENT when not running. */
@@ -94,6 +107,7 @@ struct hal_backend_ops {
 };
 
 extern const struct hal_backend_ops hal_native_ops;
+extern const struct hal_backend_ops hal_libvirt_ops;
 
 /* Look a backend kind up by the `backend` property's value ("native", "libvirt:..."). */
 const struct hal_backend_ops *hal_find(const char *backend);

@@ -18,7 +18,7 @@
 #define QREXEC_TIMEOUT_DEFAULT 60
 
 /* The effective value of a property by name; "" when the table has no such property. */
-static void prop_text(struct qubesd *q, const struct domain *d, const char *name, char *buf, size_t size) {
+void prop_text(struct qubesd *q, const struct domain *d, const char *name, char *buf, size_t size) {
         const struct prop_def *p = prop_find(name, false);
         bool is_default;
 

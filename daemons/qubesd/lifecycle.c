@@ -59,12 +59,15 @@ void domain_run_free(struct qubesd *q, struct domain *d) {
 }
 
 void domain_set_state(struct qubesd *q, struct domain *d, enum power_state state) {
+        enum power_state old_state = d->state;
+
         if (d->state == state)
                 return;
         log_info("%s: %s -> %s", d->name, power_state_to_string(d->state), power_state_to_string(state));
         d->state = state;
         admin_emit_manager_signal(q, "DomainStateChanged", "ss", d->name, power_state_to_string(state));
         admin_emit_domain_properties_changed(q, d, "state");
+        domain_state_changed(q, d, old_state);
 }
 
 static bool is_stopped(enum power_state s) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "libvirt/hal-libvirt.h"
 #include "native/hal-native.h"
 #include "log.h"
 #include "qubesd.h"
@@ -35,6 +36,8 @@ static const char *const qubesd_syscalls[] = {
         "fsync", "fdatasync", "ftruncate", "fallocate", "flock", "fchown", "fchmod",
         "unlink", "unlinkat", "mkdir", "mkdirat",
         "pipe2", "wait4", "kill",
+        /* Run: the listening data socket in a domain's vchan dir */
+        "bind", "listen", "chmod", "fchmodat",
         NULL,
 };
 
@@ -71,12 +74,15 @@ static char *default_agents_dir(void) {
         return hal_native_agents_dir() ?: strdup(PKGLIBEXECDIR "/agents");
 }
 
-/* qubesd's own extras plus what the native backend calls from qubesd's loop. */
+/* qubesd's own extras plus what the native backend calls from qubesd's loop
+ * and the libvirt backend's worker threads call. */
 static int apply_sandbox(void) {
         _cleanup_free_ const char **all = NULL;
         size_t n = 0, max = ELEMENTSOF(qubesd_syscalls);
 
         for (const char *const *p = hal_native_syscalls; *p; p++)
+                max++;
+        for (const char *const *p = hal_libvirt_syscalls; *p; p++)
                 max++;
         all = calloc(max, sizeof(char *));
         if (!all)
@@ -84,6 +90,8 @@ static int apply_sandbox(void) {
         for (const char *const *p = qubesd_syscalls; *p; p++)
                 all[n++] = *p;
         for (const char *const *p = hal_native_syscalls; *p; p++)
+                all[n++] = *p;
+        for (const char *const *p = hal_libvirt_syscalls; *p; p++)
                 all[n++] = *p;
         all[n] = NULL;
         return sandbox_apply(all);
@@ -253,6 +261,7 @@ static int qubesd_init(struct qubesd *q) {
         r = lifecycle_rediscover(q);
         if (r < 0)
                 return r;
+        dispvm_remove_leftovers(q);
         r = admin_server_open(q);
         if (r < 0)
                 return r;
@@ -265,6 +274,12 @@ static int qubesd_init(struct qubesd *q) {
 }
 
 static void qubesd_done(struct qubesd *q) {
+        if (q->event) {
+                domain_waiters_free(q);
+                ask_relay_free(q);
+        }
+        admin_run_free(q);
+        policy_link_free(q);
         admin_server_close(q);
         for (size_t i = 0; i <= DOMAIN_QID_MAX; i++)
                 if (q->runs[i])
@@ -312,6 +327,8 @@ int main(int argc, char *argv[]) {
                 goto finish;
         }
         lifecycle_autostart(&q);
+        /* a policyd started before us learns the domains now (else: -EHOSTUNREACH, ignored) */
+        policy_link_all_changed(&q);
 
         daemon_notify_ready("Serving the Admin API");
         r = daemon_event_loop(q.event, q.spin_usec);

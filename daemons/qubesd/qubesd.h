@@ -9,7 +9,9 @@
  * private socket and client buses), admin-util.c (errors, values, signals),
  * admin-manager.c and admin-domain.c (the two interfaces), lifecycle.c and
  * lifecycle-start.c (start, stop and the rest), domain-files.c (create, clone,
- * remove on disk), template-build.c (debootstrap).
+ * remove on disk), template-build.c (debootstrap); for qrexec: domain-wait.c
+ * (work waiting for a domain to run or stop), policy-link.c (qrexec-policyd),
+ * dispvm.c (disposables), ask-relay.c (ask agents), admin-run.c (Run).
  */
 #pragma once
 
@@ -46,6 +48,11 @@
 
 struct qubesd;
 struct worker;
+struct domain_waiter;
+struct ask_agent;
+struct ask_call;
+struct qrexec_run;
+struct bus_msg_policy_status;
 
 /* --system-bus: claim org.qubes.Admin1 on the system bus? */
 enum system_bus_mode {
@@ -108,6 +115,7 @@ struct qubesd {
         struct {
                 const struct hal_backend_ops *ops;
                 struct hal_backend *backend;
+                char *address;          /* new_at()'s address; NULL for native */
         } backends[QUBESD_BACKEND_MAX];
         size_t n_backends;
 
@@ -130,6 +138,14 @@ struct qubesd {
         char **reserved_names;          /* creates/clones/removes in progress */
         size_t n_reserved;
         struct pending_call *shutdown_all_waiters;
+
+        /* qrexec: see domain-wait.c, policy-link.c, dispvm.c, ask-relay.c, admin-run.c */
+        struct domain_waiter *waiters;          /* until a domain runs / stops */
+        sd_event_source *waiter_dispatch;
+        struct bus_msg_policy_status *policy_status;    /* NULL until policyd reported */
+        struct ask_agent *ask_agent;            /* NULL: none registered */
+        struct ask_call *ask_calls;             /* questions waiting for the agent */
+        struct qrexec_run *qrexec_runs;         /* Run calls whose data socket is open */
 };
 
 /* --- hal.c --- */
@@ -218,6 +234,8 @@ void lifecycle_stopped(struct qubesd *q, struct domain *d, int reason);
 /* A domain others wait for (as their netvm) is Running (ok) or failed to start. */
 void lifecycle_netvm_finished(struct qubesd *q, struct domain_run *netvm, bool ok);
 bool domain_is_start_time_property(const struct prop_def *p);
+/* A property's effective value as text ("" when unknown or unset). */
+void prop_text(struct qubesd *q, const struct domain *d, const char *name, char *buf, size_t size);
 /* <state>/domains/<name>[/sub] */
 char *domain_dir(struct qubesd *q, const char *name, const char *sub);
 /* The directory with the domain's own root tree, when it has one (NULL otherwise). */
@@ -232,6 +250,57 @@ int domain_clone(struct qubesd *q, sd_bus_message *m, const char *source, const 
 int domain_remove(struct qubesd *q, sd_bus_message *m, const char *name, sd_bus_error *error);
 /* Commit a new domain (store, set, DomainAdded); answers m (if any) with its path.  Takes d. */
 int domain_commit_new(struct qubesd *q, struct domain *d, sd_bus_message *m, sd_bus_error *error);
+
+/* --- domain-wait.c: things to do once a domain runs or stops, never from
+ * inside the lifecycle's own callbacks (dispatched from a defer source) --- */
+/* error 0 (Running / stopped) or -errno, with a message on failure. */
+typedef void (*domain_wait_fn)(struct qubesd *q, const char *name, int error, const char *message,
+                               void *userdata);
+/* fn once `name` is Running (error if its start fails) / once it is Halted or gone. */
+int domain_wait_running(struct qubesd *q, const char *name, domain_wait_fn fn, void *userdata);
+int domain_wait_stopped(struct qubesd *q, const char *name, domain_wait_fn fn, void *userdata);
+/* Remove `name` (a DispVM) once it is halted. */
+int domain_wait_remove(struct qubesd *q, const char *name);
+/* From domain_set_state(): wakes the waiters, tells policyd, cleans up runs and disposables. */
+void domain_state_changed(struct qubesd *q, struct domain *d, enum power_state old_state);
+void domain_waiters_free(struct qubesd *q);
+
+/* --- policy-link.c: system info, policy status and requests of qrexec-policyd --- */
+void policy_link_on_message(struct qubesd *q, const struct bus_message *msg);
+/* DOMAIN_INFO of one domain / of every domain (a global or a template changed). */
+void policy_link_domain_changed(struct qubesd *q, const struct domain *d);
+void policy_link_all_changed(struct qubesd *q);
+void policy_link_domain_removed(struct qubesd *q, const char *name);
+void policy_link_free(struct qubesd *q);
+int admin_method_get_policy_status(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+/* --- dispvm.c --- */
+/* Create DispVM disp<N> from `template_name` ("" = default_dispvm), start it;
+ * done(name) once it runs, or the error. */
+typedef void (*dispvm_done_fn)(struct qubesd *q, int error, const char *name, const char *message,
+                               void *userdata);
+int dispvm_create(struct qubesd *q, const char *untrusted_template, dispvm_done_fn done, void *userdata,
+                  sd_bus_error *error);
+/* DispVMs left halted (by a crash of qubesd): removed at start-up. */
+void dispvm_remove_leftovers(struct qubesd *q);
+int admin_method_create_disposable(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+/* --- ask-relay.c --- */
+int admin_method_register_ask_agent(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int admin_method_unregister_ask_agent(sd_bus_message *m, void *userdata, sd_bus_error *error);
+void ask_relay_on_request(struct qubesd *q, const struct bus_message *msg);
+/* An Admin API connection went away: its agent (if any) with it. */
+void ask_relay_bus_gone(struct qubesd *q, sd_bus *bus);
+void ask_relay_free(struct qubesd *q);
+
+/* --- admin-run.c --- */
+int admin_method_run(sd_bus_message *m, void *userdata, sd_bus_error *error);
+void admin_run_on_terminated(struct qubesd *q, const struct bus_message *msg);
+/* The domain's channel went down or it stopped: its data sockets go. */
+void admin_run_domain_gone(struct qubesd *q, uint32_t domid);
+/* busd refused a QREXEC_EXEC of ours: true when request_id was one. */
+bool admin_run_on_bus_error(struct qubesd *q, uint32_t request_id, int error, const char *text);
+void admin_run_free(struct qubesd *q);
 
 /* --- template-build.c --- */
 int template_build(struct qubesd *q, const char *name, const char *suite, const char *label, sd_bus_error *error);

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What one EXEC_CMDLINE / JUST_EXEC asks for, and how it is started
+ * (reference qrexec.md §2.6 and §5, qrexec-interop.md): the command line's
+ * parts, the service file found on the service path, its rpc-config, and
+ * the spawned process.
+ */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define AGENT_USER_MAX 32
+
+struct service_request {
+        char user[AGENT_USER_MAX + 1];
+        bool nogui;
+        bool rpc;                       /* "QUBESRPC SERVICE+ARG SOURCE" */
+        const char *command;            /* plain command (rpc == false) */
+        char *descriptor;               /* SERVICE+ARG */
+        char *service;                  /* SERVICE */
+        const char *argument;           /* ARG, NULL when there was no '+' */
+        char *source;                   /* the calling domain */
+        char *buffer;                   /* owns the strings above */
+};
+
+struct service_config {
+        bool wait_for_session;
+        bool skip_service_descriptor;
+        bool exit_on_client_eof;
+        bool exit_on_service_eof;
+        char force_user[AGENT_USER_MAX + 1];
+};
+
+enum service_kind { SERVICE_EXECUTABLE, SERVICE_SOCKET };
+
+/* Parse "USER:[nogui:]QUBESRPC SERVICE+ARG SOURCE" or "USER:COMMAND".
+ * -EINVAL when malformed (the caller answers 125). */
+int service_request_parse(const char *untrusted_cmdline, struct service_request *ret);
+void service_request_done(struct service_request *req);
+
+/* [a-z_][a-z0-9_-]{0,31} */
+bool user_name_valid(const char *name);
+
+/* First hit of SERVICE+ARG, then SERVICE, along $QREXEC_SERVICE_PATH (or
+ * Qubes' default) followed by `own_dir`.  0 with *ret_path (malloc'd) and
+ * *ret_kind; -ENOENT not found (127); other -errno unusable (125). */
+int service_lookup(const struct service_request *req, const char *own_dir, char **ret_path,
+                   enum service_kind *ret_kind);
+
+/* The rpc-config of the service ($QUBES_RPC_CONFIG_PATH or Qubes' default);
+ * defaults when there is none; -EINVAL when it is invalid (125). */
+int service_config_load(const struct service_request *req, struct service_config *ret);
+
+/* Parse one config file's text (exposed for tests and the fuzzer). */
+int service_config_parse(const char *text, struct service_config *ret);
+
+/* Where users' homes are (default /home; tests point it elsewhere).  `dir`
+ * must live as long as the process. */
+void service_set_home_base(const char *dir);
+
+/* The service environment on top of the agent's own: QREXEC_* as Qubes
+ * sets them, HOME/USER/LOGNAME of `user`.  Called in the child before exec. */
+int service_environment(const struct service_request *req, const char *user, pid_t agent_pid);
+
+/* fork + exec with stdin/stdout/stderr on the given fds (-1: /dev/null),
+ * argv[1] = the argument when not empty.  The child's pid or -errno. */
+pid_t service_spawn_executable(const struct service_request *req, const char *path, const char *user,
+                               pid_t agent_pid, int in_fd, int out_fd, int err_fd);
+/* /bin/sh -c COMMAND, same conventions. */
+pid_t service_spawn_command(const struct service_request *req, const char *user, pid_t agent_pid,
+                            int in_fd, int out_fd, int err_fd);

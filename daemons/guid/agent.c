@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * guid's end of the GUI channel: vchan client of the agent's port 6000,
+ * the version handshake, strict framing of the agent's messages, and the
+ * side channel on which the agent passes window memfds.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "guid.h"
+#include "log.h"
+#include "util.h"
+
+#define HANDSHAKE_TIMEOUT_MS 60000
+/* Work done per wake-up before X events get their turn: a flooding agent
+ * cannot starve the user's input. */
+#define MAX_MESSAGES_PER_WAKEUP 256
+
+static int vchan_read_exact(struct vchan *v, void *buf, size_t n) {
+        uint8_t *p = buf;
+        while (n > 0) {
+                ssize_t r = vchan_read(v, p, n);
+                if (r < 0)
+                        return (int) r;
+                if (r == 0)
+                        return -EPIPE;
+                p += r;
+                n -= (size_t) r;
+        }
+        return 0;
+}
+
+static int shm_socket_connect(struct guid *g) {
+        _cleanup_free_ char *name = NULL, *path = NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (asprintf(&name, "gui-shm.%u.sock", g->cfg.domid) < 0)
+                return -ENOMEM;
+        path = path_join(g->cfg.vchan_dir, name);
+        if (!path)
+                return -ENOMEM;
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return log_error_errno(errno, "Cannot connect to the pixel channel %s: %m", path);
+        return TAKE_FD(fd);
+}
+
+int guid_agent_connect(struct guid *g) {
+        struct vchan_endpoint ep = {
+                .backend = VCHAN_SOCKET,
+                .local_domid = 0,
+                .remote_domid = (int) g->cfg.domid,
+                .port = GUI_VCHAN_PORT,
+                .socket_dir = g->cfg.vchan_dir,
+        };
+        uint8_t buf[GUI_XCONF_SIZE];
+        int r;
+
+        r = vchan_client_init(&ep, HANDSHAKE_TIMEOUT_MS, &g->vchan);
+        if (r < 0)
+                return log_error_errno(r, "Cannot reach the GUI agent of %s: %m", g->cfg.domain);
+        vchan_set_blocking(g->vchan, true);
+
+        /* The agent writes its version first. */
+        r = vchan_read_exact(g->vchan, buf, 4);
+        if (r < 0)
+                return log_error_errno(r, "No GUI protocol version from %s: %m", g->cfg.domain);
+        uint32_t untrusted_version = gui_decode_u32(buf);
+        r = gui_negotiate_version(untrusted_version, &g->version);
+        if (r < 0)
+                return log_error_errno(r, "%s speaks GUI protocol %u.%u, this guid %u.%u..%u.%u",
+                                       g->cfg.domain, untrusted_version >> 16, untrusted_version & 0xffff,
+                                       GUI_PROTOCOL_MAJOR, GUI_PROTOCOL_MIN_MINOR, GUI_PROTOCOL_MAJOR,
+                                       GUI_PROTOCOL_MINOR);
+        gui_encode_u32(buf, g->version);
+        if (vchan_send(g->vchan, buf, 4) != 4)
+                return log_error_errno(EPIPE, "Cannot answer the GUI agent of %s", g->cfg.domain);
+
+        /* Width rounded up to a multiple of 8, as Qubes does. */
+        struct gui_xconf xconf = {
+                .w = (g->screen->width_in_pixels + 7u) & ~7u,
+                .h = g->screen->height_in_pixels,
+                .depth = g->screen->root_depth,
+        };
+        xconf.mem = xconf.w * xconf.h * 4 / 1024 + 1;
+        gui_encode_xconf(buf, &xconf);
+        if (vchan_send(g->vchan, buf, sizeof(buf)) != (ssize_t) sizeof(buf))
+                return log_error_errno(EPIPE, "Cannot send the screen size to %s", g->cfg.domain);
+
+        g->shm_fd = shm_socket_connect(g);
+        if (g->shm_fd < 0)
+                return g->shm_fd;
+
+        vchan_set_blocking(g->vchan, false);
+        g->in = malloc(GUI_HEADER_SIZE + GUI_MAX_BODY);
+        if (!g->in)
+                return -ENOMEM;
+        log_info("GUI agent of %s connected, protocol %u.%u.", g->cfg.domain, g->version >> 16,
+                 g->version & 0xffff);
+        return 0;
+}
+
+int guid_agent_send(struct guid *g, const struct gui_msg *m) {
+        size_t size = GUI_HEADER_SIZE + GUI_CLIPBOARD_WIRE_MAX;
+        _cleanup_free_ uint8_t *buf = NULL;
+        uint8_t small[GUI_HEADER_SIZE + 64];
+        uint8_t *p = small;
+
+        if (m->type == GUI_MSG_CLIPBOARD_DATA) {
+                p = buf = malloc(size);
+                if (!buf)
+                        return -ENOMEM;
+        } else
+                size = sizeof(small);
+        int n = gui_encode(m, p, size);
+        if (n < 0)
+                return n;
+        /* Daemon-to-agent traffic is small and rare: write it through, a
+         * short blocking wait when the agent's ring is full. */
+        vchan_set_blocking(g->vchan, true);
+        size_t done = 0;
+        while (done < (size_t) n) {
+                ssize_t w = vchan_write(g->vchan, p + done, (size_t) n - done);
+                if (w <= 0) {
+                        vchan_set_blocking(g->vchan, false);
+                        return w < 0 ? (int) w : -EPIPE;
+                }
+                done += (size_t) w;
+        }
+        vchan_set_blocking(g->vchan, false);
+        return 0;
+}
+
+/* One whole message in g->in?  Its total size, 0 when more bytes are
+ * needed, -EBADMSG when the header is refused (checked before its body is
+ * awaited). */
+static int framed_size(struct guid *g, struct gui_header *h) {
+        if (g->in_len < GUI_HEADER_SIZE)
+                return 0;
+        gui_decode_header(g->in, h);
+        int r = gui_check_header(h, GUI_FROM_AGENT);
+        if (r < 0) {
+                log_error("%s sent a bad GUI header: type %u (%s), length %u; closing.", g->cfg.domain,
+                          h->type, gui_msg_type_to_string(h->type), h->untrusted_len);
+                return r;
+        }
+        size_t total = GUI_HEADER_SIZE + h->untrusted_len;
+        return g->in_len >= total ? (int) total : 0;
+}
+
+int guid_agent_process(struct guid *g) {
+        int r = vchan_wait(g->vchan);
+        if (r < 0)
+                return r;
+
+        for (unsigned handled = 0; handled < MAX_MESSAGES_PER_WAKEUP;) {
+                struct gui_header h;
+                int total = framed_size(g, &h);
+                if (total < 0)
+                        return total;
+                if (total == 0) {
+                        size_t want = g->in_len < GUI_HEADER_SIZE ? GUI_HEADER_SIZE - g->in_len
+                                                                  : GUI_HEADER_SIZE + h.untrusted_len - g->in_len;
+                        ssize_t n = vchan_read(g->vchan, g->in + g->in_len, want);
+                        if (n < 0)
+                                return (int) n;
+                        if (n == 0) {
+                                if (vchan_is_open(g->vchan) != VCHAN_CONNECTED) {
+                                        log_info("GUI agent of %s closed the channel.", g->cfg.domain);
+                                        return -EPIPE;
+                                }
+                                return 0;
+                        }
+                        g->in_len += (size_t) n;
+                        continue;
+                }
+
+                struct gui_msg untrusted_msg;
+                r = gui_decode_body(&h, g->in + GUI_HEADER_SIZE, h.untrusted_len, &untrusted_msg);
+                if (r < 0)
+                        return log_error_errno(r, "%s sent a malformed %s message; closing.", g->cfg.domain,
+                                               gui_msg_type_to_string(h.type));
+                r = guid_handle_agent_message(g, &untrusted_msg);
+                if (r < 0)
+                        return r;
+                g->in_len = 0;
+                handled++;
+        }
+        /* More may be waiting: come back after X events. */
+        return 1;
+}

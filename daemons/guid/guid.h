@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* guid: one domain's windows on the admin X display (docs/man/guid.8). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+#include <xcb/xcb.h>
+#include <xcb/shm.h>
+
+#include "gui.h"
+#include "vchan.h"
+
+struct guid_window {
+        uint32_t agent_id;              /* the domain's XID: only a lookup key */
+        xcb_window_t xid;               /* our window: content + GUI_BORDER_WIDTH frame */
+        int32_t x, y;                   /* content position on our screen (clamped) */
+        uint32_t width, height;         /* content size (clamped) */
+        bool mapped;
+        bool override_redirect;
+        uint32_t flags;                 /* GUI_FLAG_* currently set */
+        /* the pixels: a sealed memfd the agent passed, attached read-only */
+        xcb_shm_seg_t seg;
+        uint32_t buf_width, buf_height;
+        struct guid_window *next;
+};
+
+struct guid_config {
+        const char *domain;
+        uint32_t domid;
+        uint32_t label_color;           /* 0xRRGGBB */
+        const char *vchan_dir;
+        const char *display;
+        const char *clipboard_dir;      /* the trusted global clipboard */
+        const char *policy_socket;      /* qrexec-policyd's policy.sock; NULL = paste denied */
+        uint32_t clipboard_limit;
+        bool allow_utf8_titles;
+};
+
+struct guid {
+        struct guid_config cfg;
+        sd_event *event;
+        struct vchan *vchan;
+        int shm_fd;                     /* side channel: memfds from the agent */
+        uint32_t version;
+        /* bytes read from the agent, not yet a whole message */
+        uint8_t *in;
+        size_t in_len;
+        /* X */
+        xcb_connection_t *conn;
+        xcb_screen_t *screen;
+        xcb_gcontext_t gc;
+        xcb_atom_t atom_vmname, atom_label_color, atom_vmwindowid, atom_net_wm_name, atom_utf8_string,
+                atom_wm_delete, atom_wm_protocols;
+        xcb_keycode_t key_c, key_v;
+        struct guid_window *windows;
+        struct guid_window *focused;
+        bool clipboard_requested;
+        int exit_code;
+};
+
+/* agent.c: the GUI channel */
+int guid_agent_connect(struct guid *g);
+int guid_agent_process(struct guid *g);         /* <0: protocol violation or EOF */
+int guid_agent_send(struct guid *g, const struct gui_msg *m);
+
+/* window.c */
+int guid_x11_setup(struct guid *g);
+struct guid_window *guid_window_find(struct guid *g, uint32_t agent_id);
+struct guid_window *guid_window_by_xid(struct guid *g, xcb_window_t xid);
+int guid_handle_agent_message(struct guid *g, const struct gui_msg *untrusted_msg);
+int guid_window_repaint(struct guid *g, struct guid_window *w, int32_t x, int32_t y,
+                        uint32_t width, uint32_t height);
+void guid_windows_free(struct guid *g);
+
+/* input.c: X events of our windows → the agent */
+int guid_x11_process(struct guid *g);           /* <0: X connection lost */
+
+/* clipboard.c */
+int guid_clipboard_copy_request(struct guid *g);
+int guid_clipboard_received(struct guid *g, const uint8_t *untrusted_data, size_t untrusted_len);
+int guid_clipboard_paste(struct guid *g, struct guid_window *w);

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What a user sees on the admin display, for the GUI tests:
+ *   gui-probe find DOMAIN          wait (10 s) for a viewable window of DOMAIN, print its id
+ *   gui-probe info WIN             geometry, override-redirect, title, class, label color
+ *   gui-probe frame WIN 0xRRGGBB   exit 0 iff the 2-px frame has exactly that color on all sides
+ *   gui-probe pixel WIN X Y        the color at X,Y of the window (frame included)
+ *   gui-probe count DOMAIN         number of windows of DOMAIN
+ * The display is $DISPLAY.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xcb/xcb.h>
+
+static xcb_connection_t *c;
+static xcb_screen_t *screen;
+
+static xcb_atom_t atom(const char *name) {
+        xcb_intern_atom_reply_t *r = xcb_intern_atom_reply(c, xcb_intern_atom(c, 0, (uint16_t) strlen(name), name),
+                                                           NULL);
+        xcb_atom_t a = r ? r->atom : 0;
+        free(r);
+        return a;
+}
+
+/* A property as a NUL-terminated string (NULs inside become '|'). */
+static char *prop(xcb_window_t w, xcb_atom_t p) {
+        xcb_get_property_reply_t *r = xcb_get_property_reply(
+                c, xcb_get_property(c, 0, w, p, XCB_GET_PROPERTY_TYPE_ANY, 0, 1024), NULL);
+        if (!r)
+                return strdup("");
+        int len = xcb_get_property_value_length(r);
+        char *s = calloc(1, (size_t) len + 1);
+        memcpy(s, xcb_get_property_value(r), (size_t) len);
+        for (int i = 0; i < len; i++)
+                if (s[i] == '\0')
+                        s[i] = '|';
+        if (len > 0 && s[len - 1] == '|')
+                s[len - 1] = '\0';
+        free(r);
+        return s;
+}
+
+static void print_prop(const char *label, xcb_window_t w, xcb_atom_t p) {
+        char *s = prop(w, p);
+        printf("%s %s\n", label, s);
+        free(s);
+}
+
+static uint32_t prop_u32(xcb_window_t w, xcb_atom_t p) {
+        xcb_get_property_reply_t *r = xcb_get_property_reply(
+                c, xcb_get_property(c, 0, w, p, XCB_ATOM_CARDINAL, 0, 1), NULL);
+        uint32_t v = 0xffffffff;
+        if (r && xcb_get_property_value_length(r) == 4)
+                memcpy(&v, xcb_get_property_value(r), 4);
+        free(r);
+        return v;
+}
+
+static int windows_of(const char *domain, xcb_window_t *out, int max, bool viewable_only) {
+        xcb_query_tree_reply_t *t = xcb_query_tree_reply(c, xcb_query_tree(c, screen->root), NULL);
+        xcb_atom_t vmname = atom("_QUBES_VMNAME");
+        int n = 0;
+        if (!t)
+                return 0;
+        xcb_window_t *kids = xcb_query_tree_children(t);
+        for (int i = 0; i < xcb_query_tree_children_length(t) && n < max; i++) {
+                char *name = prop(kids[i], vmname);
+                xcb_get_window_attributes_reply_t *a = xcb_get_window_attributes_reply(
+                        c, xcb_get_window_attributes(c, kids[i]), NULL);
+                if (strcmp(name, domain) == 0 && a && (!viewable_only || a->map_state == XCB_MAP_STATE_VIEWABLE))
+                        out[n++] = kids[i];
+                free(a);
+                free(name);
+        }
+        free(t);
+        return n;
+}
+
+static uint32_t pixel_at(xcb_window_t w, int x, int y) {
+        xcb_get_image_reply_t *img = xcb_get_image_reply(
+                c, xcb_get_image(c, XCB_IMAGE_FORMAT_Z_PIXMAP, w, (int16_t) x, (int16_t) y, 1, 1, ~0u), NULL);
+        uint32_t v = 0xdeadbeef;
+        if (img && xcb_get_image_data_length(img) >= 4)
+                memcpy(&v, xcb_get_image_data(img), 4);
+        free(img);
+        return v & 0xffffff;
+}
+
+static int frame(xcb_window_t w, uint32_t color) {
+        xcb_get_geometry_reply_t *g = xcb_get_geometry_reply(c, xcb_get_geometry(c, w), NULL);
+        if (!g)
+                return 2;
+        int W = g->width, H = g->height, bad = 0;
+        xcb_get_image_reply_t *img = xcb_get_image_reply(
+                c, xcb_get_image(c, XCB_IMAGE_FORMAT_Z_PIXMAP, w, 0, 0, (uint16_t) W, (uint16_t) H, ~0u), NULL);
+        if (!img || xcb_get_image_data_length(img) < W * H * 4) {
+                fprintf(stderr, "cannot read the window's pixels\n");
+                return 2;
+        }
+        const uint32_t *px = (const uint32_t *) xcb_get_image_data(img);
+        for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                        bool border = x < 2 || y < 2 || x >= W - 2 || y >= H - 2;
+                        if (border && (px[y * W + x] & 0xffffff) != color) {
+                                if (bad++ < 5)
+                                        fprintf(stderr, "frame pixel %d,%d is %06x, not %06x\n", x, y,
+                                                px[y * W + x] & 0xffffff, color);
+                        }
+                }
+        free(img);
+        free(g);
+        return bad ? 1 : 0;
+}
+
+static int run(int argc, char **argv) {
+        screen = xcb_setup_roots_iterator(xcb_get_setup(c)).data;
+
+        if (strcmp(argv[1], "find") == 0) {
+                xcb_window_t w;
+                for (int i = 0; i < 200; i++) {
+                        if (windows_of(argv[2], &w, 1, true) == 1) {
+                                printf("0x%x\n", w);
+                                return 0;
+                        }
+                        usleep(50000);
+                }
+                return 1;
+        }
+        if (strcmp(argv[1], "count") == 0) {
+                xcb_window_t w[64];
+                printf("%d\n", windows_of(argv[2], w, 64, false));
+                return 0;
+        }
+        xcb_window_t w = (xcb_window_t) strtoul(argv[2], NULL, 0);
+        if (strcmp(argv[1], "info") == 0) {
+                xcb_get_geometry_reply_t *g = xcb_get_geometry_reply(c, xcb_get_geometry(c, w), NULL);
+                xcb_get_window_attributes_reply_t *a = xcb_get_window_attributes_reply(
+                        c, xcb_get_window_attributes(c, w), NULL);
+                if (!g || !a)
+                        return 1;
+                printf("geometry %d %d %u %u\n", g->x, g->y, g->width, g->height);
+                printf("screen %u %u\n", screen->width_in_pixels, screen->height_in_pixels);
+                printf("override_redirect %u\n", a->override_redirect);
+                print_prop("title", w, XCB_ATOM_WM_NAME);
+                print_prop("class", w, XCB_ATOM_WM_CLASS);
+                print_prop("vmname", w, atom("_QUBES_VMNAME"));
+                printf("label 0x%06x\n", prop_u32(w, atom("_QUBES_LABEL_COLOR")));
+                free(g);
+                free(a);
+                return 0;
+        }
+        if (strcmp(argv[1], "frame") == 0 && argc == 4)
+                return frame(w, (uint32_t) strtoul(argv[3], NULL, 16));
+        if (strcmp(argv[1], "pixel") == 0 && argc == 5) {
+                printf("%06x\n", pixel_at(w, atoi(argv[3]), atoi(argv[4])));
+                return 0;
+        }
+        return 2;
+}
+
+int main(int argc, char **argv) {
+        if (argc < 3)
+                return 2;
+        c = xcb_connect(NULL, NULL);
+        if (xcb_connection_has_error(c))
+                return 2;
+        int r = run(argc, argv);
+        xcb_disconnect(c);
+        return r;
+}

@@ -1,0 +1,189 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# guid under Xvfb against scripted agents (tests/gui-fake-agent): frames,
+# titles and classes, input routing between two domains, the secure
+# clipboard with a policy daemon stand-in, and hostile agents.
+set -u
+B=${ODYSSEY_BUILDDIR:-.}
+GUID=$B/daemons/guid/guid
+AGENT=$B/tests/gui-fake-agent
+PROBE=$B/tests/gui-probe
+for tool in Xvfb xdotool python3; do
+        command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+
+T=$(mktemp -d /tmp/test-gui.XXXXXX)
+PIDS=()
+cleanup() {
+        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+        wait 2>/dev/null
+        rm -rf "$T"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; for f in "$T"/*.log "$T"/*.out; do echo "== $f"; tail -n 20 "$f"; done; exit 1; }
+ok() { echo "ok: $*"; }
+# wait_for SECONDS CMD...: poll until CMD succeeds
+wait_for() {
+        local n=$(( $1 * 10 )); shift
+        for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
+        return 1
+}
+
+# A free display number.
+for d in $(seq 91 140); do
+        [ -e /tmp/.X11-unix/X$d ] || [ -e /tmp/.X$d-lock ] || { DISP=$d; break; }
+done
+Xvfb :$DISP -screen 0 1280x1024x24 -nolisten tcp >"$T/xvfb.log" 2>&1 &
+PIDS+=($!)
+export DISPLAY=:$DISP
+wait_for 20 xdotool getmouselocation >/dev/null 2>&1 || fail "Xvfb did not start"
+
+# qrexec-policyd stand-in: answers qubes.ClipboardPaste with the contents of $T/policy-answer
+cat >"$T/policy.py" <<'EOF'
+import os, socket, sys
+path, answer = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(path); s.listen(4)
+while True:
+    c, _ = s.accept(); req = b""
+    while not req.endswith(b"\n\n"):
+        d = c.recv(4096)
+        if not d: break
+        req += d
+    with open(path + ".requests", "ab") as f: f.write(req)
+    c.sendall(open(answer, "rb").read()); c.close()
+EOF
+echo -n "result=deny" >"$T/policy-answer"
+python3 "$T/policy.py" "$T/policy.sock" "$T/policy-answer" &
+PIDS+=($!)
+mkdir -p "$T/clip"
+
+# start_domain NAME DOMID LABEL SCENARIO [FILL] [CLIPBOARD]: agent + guid, sets GUID_PID
+start_domain() {
+        local name=$1 domid=$2 label=$3 scenario=$4 fill=${5:-0xff0000} clip=${6:-"text from $1"}
+        mkdir -p "$T/vchan-$name"
+        "$AGENT" "$T/vchan-$name" "$domid" "$scenario" "$fill" "$clip" >"$T/$name.out" 2>&1 &
+        PIDS+=($!)
+        wait_for 10 grep -q READY "$T/$name.out" || fail "agent $name did not start"
+        "$GUID" --domain "$name" --domid "$domid" --label "$label" --vchan-dir "$T/vchan-$name" \
+                --clipboard-dir "$T/clip" --policy-socket "$T/policy.sock" --clipboard-limit 1000 \
+                >"$T/guid-$name.log" 2>&1 &
+        GUID_PID=$!
+        PIDS+=($GUID_PID)
+}
+exited() { ! kill -0 "$1" 2>/dev/null; }
+# wait_exit PID: wait (up to 20 s) for our child PID to end; its exit code in CODE
+wait_exit() { CODE=running; wait_for 20 exited "$1" || return; wait "$1"; CODE=$?; }
+
+# --- two well-behaved domains ---
+start_domain work 7 blue normal 0x3465a4    # paints its whole window in its own label color...
+WORK_GUID=$GUID_PID
+start_domain personal 8 red normal 0x00ff00
+PERSONAL_GUID=$GUID_PID
+W=$("$PROBE" find work) || fail "no window of work on the display"
+P=$("$PROBE" find personal) || fail "no window of personal on the display"
+"$PROBE" info "$W" >"$T/work-info.out"
+grep -qx 'title \[work\] fake window' "$T/work-info.out" || fail "title lacks [work]"
+grep -qx 'class work:faketerm|work:FakeTerm' "$T/work-info.out" || fail "class lacks work:"
+grep -qx 'label 0x3465a4' "$T/work-info.out" || fail "_QUBES_LABEL_COLOR"
+grep -qx 'vmname work' "$T/work-info.out" || fail "_QUBES_VMNAME"
+ok "titles, classes and properties carry the domain name"
+# ...and the frame is still exactly blue; personal's is exactly red around green content
+"$PROBE" frame "$W" 0x3465a4 || fail "work's frame"
+"$PROBE" frame "$P" 0xcc0000 || fail "personal's frame"
+wait_for 10 test "$("$PROBE" pixel "$P" 2 2)" = 00ff00 || fail "personal's interior is not what it drew"
+[ "$("$PROBE" pixel "$P" 101 61)" = 00ff00 ] || fail "personal's interior center"
+[ "$("$PROBE" pixel "$P" 1 1)" = cc0000 ] || fail "personal's frame corner"
+ok "frames have the exact label color on all sides; interiors match what the domains drew"
+
+# input: keys typed into work reach work only; a click on personal reaches personal
+xdotool windowfocus --sync "$W"
+wait_for 10 grep -q '^FOCUS' "$T/work.out" || fail "work never got the focus"
+xdotool key --delay 0 x y
+wait_for 10 grep -q '^KEY release' "$T/work.out" || fail "keys did not reach work"
+grep -q '^KEY' "$T/personal.out" && fail "keys typed into work reached personal"
+read -r PX PY _ < <("$PROBE" info "$P" | awk '/^geometry/ {print $2, $3}')
+xdotool mousemove $((PX + 20)) $((PY + 30)) click 1
+wait_for 10 grep -q '^BUTTON release 1 at 18,28' "$T/personal.out" || fail "click on personal, content coords"
+grep -q '^BUTTON' "$T/work.out" && fail "a click on personal reached work"
+# a forged (SendEvent) key is dropped
+xdotool key --window "$P" z
+sleep 0.3
+grep -q '^KEY' "$T/personal.out" && fail "a synthetic key event reached personal"
+ok "input reaches only the focused/clicked domain; synthetic events dropped"
+
+# clipboard: copy in work, paste into personal; denied, then allowed (once)
+xdotool windowfocus --sync "$W"
+xdotool key ctrl+shift+c
+wait_for 10 grep -q 'text from work' "$T/clip/clipboard.bin" 2>/dev/null || fail "copy from work"
+grep -q 'KEY press 54' "$T/work.out" && fail "Ctrl-Shift-C was forwarded to work"
+[ "$(cat "$T/clip/clipboard.source")" = work ] || fail "clipboard source"
+xdotool windowfocus --sync "$P"
+xdotool key ctrl+shift+v
+wait_for 10 grep -q denied "$T/clip/clipboard.notice" || fail "denied paste not noticed"
+grep -q '^CLIPBOARD_DATA' "$T/personal.out" && fail "paste reached personal although denied"
+grep -q 'service_and_arg=qubes.ClipboardPaste' "$T/policy.sock.requests" || fail "policy not asked"
+grep -q 'source=work' "$T/policy.sock.requests" || fail "policy request source"
+grep -q 'intended_target=personal' "$T/policy.sock.requests" || fail "policy request target"
+echo -n "result=allow" >"$T/policy-answer"
+xdotool key ctrl+shift+v
+wait_for 10 grep -q '^CLIPBOARD_DATA 14 text from work' "$T/personal.out" || fail "allowed paste"
+[ -s "$T/clip/clipboard.bin" ] && fail "global clipboard not cleared after paste"
+xdotool key ctrl+shift+v
+sleep 0.3
+[ "$(grep -c '^CLIPBOARD_DATA' "$T/personal.out")" = 1 ] || fail "pasted more than once"
+ok "clipboard: copy, denied paste, allowed paste once, cleared"
+
+# oversize: a domain whose clipboard is above the limit (1000)
+start_domain big 9 orange normal 0x101010 @5000
+BIG=$("$PROBE" find big) || fail "no window of big"
+xdotool windowfocus --sync "$BIG"
+xdotool key ctrl+shift+c
+wait_for 10 grep -q oversize "$T/clip/clipboard.notice" || fail "oversize clipboard not refused"
+[ -s "$T/clip/clipboard.bin" ] && fail "oversize clipboard stored"
+kill -0 "$GUID_PID" || fail "guid of big died on an oversize clipboard"
+ok "oversize clipboard refused with a notice"
+
+# --- hostile agents: clamps ---
+start_domain orwin 10 purple or-fullscreen
+X=$("$PROBE" find orwin) || fail "no window of orwin"
+"$PROBE" info "$X" | grep -qx 'override_redirect 0' || fail "a full-screen override-redirect window stayed unmanaged"
+"$PROBE" frame "$X" 0x75507b || fail "orwin's frame"
+kill "$GUID_PID"; wait_for 10 exited "$GUID_PID"        # it covers the screen
+start_domain offscreen 11 yellow offscreen
+X=$("$PROBE" find offscreen) || fail "no window of offscreen"
+read -r GX GY GW GH < <("$PROBE" info "$X" | awk '/^geometry/ {print $2, $3, $4, $5}')
+[ "$GX" -ge 0 ] && [ "$GY" -ge 0 ] && [ $((GX + GW)) -le 1280 ] && [ $((GY + GH)) -le 1024 ] \
+        || fail "off-screen window not kept on screen ($GX $GY $GW $GH)"
+"$PROBE" frame "$X" 0xedd400 || fail "override-redirect window frame"
+start_domain oversize 12 green oversize
+X=$("$PROBE" find oversize) || fail "no window of oversize"
+wait_for 10 sh -c "'$PROBE' info $X | grep -qx 'geometry 0 0 1280 1024'" || fail "oversize configure not clamped"
+"$PROBE" frame "$X" 0x73d216 || fail "oversize window's frame"
+grep -q '^CONFIGURE' "$T/oversize.out" || fail "the agent was not told the clamped geometry"
+kill "$GUID_PID"; wait_for 10 exited "$GUID_PID"
+start_domain titles 13 gray title-escapes
+X=$("$PROBE" find titles) || fail "no window of titles"
+wait_for 10 sh -c "'$PROBE' info $X | grep -q '^title \[titles\] evil_'" || fail "title escapes"
+"$PROBE" info "$X" | grep '^title' | LC_ALL=C grep -q '[^ -~]' && fail "control/non-ASCII bytes in a title"
+start_domain flood 14 black flood
+X=$("$PROBE" find flood) || fail "no window of flood"
+wait_for 20 sh -c "'$PROBE' info $X | grep -qx 'title \[flood\] flood done'" || fail "flood not absorbed"
+ok "hostile geometry, titles and floods are clamped, sanitised, absorbed"
+
+# --- hostile agents: violations end that guid only ---
+for scenario in bad-length unknown-window double-create huge-dump unsealed clipboard-header-bomb bad-flags; do
+        start_domain "$scenario" 20 red "$scenario"
+        wait_exit "$GUID_PID"
+        [ "$CODE" = 1 ] || fail "guid did not stop on $scenario (exit $CODE)"
+done
+kill -0 "$WORK_GUID" && kill -0 "$PERSONAL_GUID" || fail "another domain's guid died"
+"$PROBE" frame "$W" 0x3465a4 || fail "work's window after the hostile agents"
+xdotool windowfocus --sync "$W"
+xdotool key q
+wait_for 10 grep -q '^KEY press 24' "$T/work.out" || fail "work no longer gets input"
+[ "$("$PROBE" count bad-length)" = 0 ] || fail "a stopped guid left windows behind"
+ok "protocol violations stop that guid only; the display and other domains carry on"
+grep -q Seccomp /proc/"$WORK_GUID"/status && [ "$(awk '/^Seccomp:/ {print $2}' /proc/"$WORK_GUID"/status)" = 2 ] \
+        || fail "guid is not in its seccomp sandbox"
+ok "guid runs under seccomp"
+exit 0
