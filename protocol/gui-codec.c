@@ -134,6 +134,22 @@ int gui_check_header(const struct gui_header *h, enum gui_direction from) {
         }
 }
 
+int gui_frame(const uint8_t *buf, size_t len, enum gui_direction from, struct gui_header *ret_header,
+              size_t *ret_missing) {
+        if (len < GUI_HEADER_SIZE) {
+                *ret_missing = GUI_HEADER_SIZE - len;
+                return 0;
+        }
+        gui_decode_header(buf, ret_header);
+        if (gui_check_header(ret_header, from) < 0)
+                return -EBADMSG;
+        size_t total = GUI_HEADER_SIZE + ret_header->untrusted_len;
+        if (len >= total)
+                return (int) total;
+        *ret_missing = total - len;
+        return 0;
+}
+
 static int decode_dump(const uint8_t *body, size_t len, struct gui_msg *m) {
         for (unsigned i = 0; i < 4; i++)
                 m->u.words[i] = le32_load(body + 4 * i);

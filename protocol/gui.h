@@ -163,6 +163,13 @@ void gui_decode_header(const uint8_t buf[GUI_HEADER_SIZE], struct gui_header *re
 /* Is this header acceptable from `from`?  0, or -EBADMSG (unknown or
  * refused type, wrong direction, wrong or oversized length). */
 int gui_check_header(const struct gui_header *h, enum gui_direction from);
+/* Framing of a byte stream: buf holds the len bytes received so far of
+ * one message.  The whole message's size once it is all there; 0 when
+ * *ret_missing more bytes are needed; -EBADMSG as soon as the header is
+ * refused (before its body is awaited).  *ret_header is set once len >=
+ * GUI_HEADER_SIZE. */
+int gui_frame(const uint8_t *buf, size_t len, enum gui_direction from, struct gui_header *ret_header,
+              size_t *ret_missing);
 /* Decode a body whose header passed gui_check_header(). */
 int gui_decode_body(const struct gui_header *h, const uint8_t *body, size_t len, struct gui_msg *ret);
 /* Encode m (header + body; for CLIPBOARD_DATA and grant dumps m->data) into

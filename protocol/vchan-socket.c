@@ -232,13 +232,7 @@ static int socket_client_init_finish(struct vchan *v) {
         return 1;
 }
 
-/* Bind fd under a temporary name in the final name's directory, listen,
- * open the file to every uid (the peer domain's differs; the directory is
- * what guards access), then rename() it into place: the final name never
- * exists without a listening socket behind it, so a client never gets
- * ECONNREFUSED from a server that is still setting up, and a stale file from
- * an earlier server is replaced atomically. */
-static int publish_listening(int fd, const struct sockaddr_un *final) {
+int vchan_socket_publish(int fd, const struct sockaddr_un *final, int backlog) {
         struct sockaddr_un tmp = *final;
         const char *slash = strrchr(final->sun_path, '/');
         size_t dir_len = slash ? (size_t) (slash - final->sun_path) + 1 : 0;
@@ -256,7 +250,7 @@ static int publish_listening(int fd, const struct sockaddr_un *final) {
                 if (errno != EADDRINUSE || attempt >= 16)
                         return -errno;
         }
-        if (listen(fd, 1) < 0 || chmod(tmp.sun_path, 0666) < 0 || rename(tmp.sun_path, final->sun_path) < 0) {
+        if (listen(fd, backlog) < 0 || chmod(tmp.sun_path, 0666) < 0 || rename(tmp.sun_path, final->sun_path) < 0) {
                 r = -errno;
                 (void) unlink(tmp.sun_path);
                 return r;
@@ -281,7 +275,9 @@ static int socket_server_init(const struct vchan_endpoint *ep, size_t read_min, 
                 r = -errno;
                 goto fail;
         }
-        r = publish_listening(s->listen_fd, &s->address);
+        /* Mode 0666: the peer domain's uid differs; the directory is what
+         * guards access. */
+        r = vchan_socket_publish(s->listen_fd, &s->address, 1);
         if (r < 0)
                 goto fail;
         r = epoll_add(s, s->listen_fd, EPOLLIN);

@@ -59,3 +59,10 @@ ssize_t vchan_socket_read(struct vchan *v, void *buf, size_t n, bool all);
 ssize_t vchan_socket_write(struct vchan *v, const void *buf, size_t n, bool all);
 size_t vchan_socket_data_ready(struct vchan *v);
 size_t vchan_socket_buffer_space(struct vchan *v);
+
+/* Bind the UNIX stream socket fd under a temporary name in the directory of
+ * `path`, listen, make the file mode 0666, then rename() it to `path`: the
+ * name never exists without a listening socket behind it (a client never
+ * gets ECONNREFUSED from a server still setting up) and a stale file there
+ * is replaced atomically.  Also used by qrexec-agent's trigger socket. */
+int vchan_socket_publish(int fd, const struct sockaddr_un *path, int backlog);

@@ -6,6 +6,8 @@
  *   gui-probe frame WIN 0xRRGGBB   exit 0 iff the 2-px frame has exactly that color on all sides
  *   gui-probe pixel WIN X Y        the color at X,Y of the window (frame included)
  *   gui-probe count DOMAIN         number of windows of DOMAIN
+ *   gui-probe same WIN DISPLAY X Y exit 0 iff WIN's interior (frame excluded) shows
+ *                                  exactly the pixels at X,Y of DISPLAY's screen
  * The display is $DISPLAY.
  */
 #include <stdbool.h>
@@ -117,6 +119,44 @@ static int frame(xcb_window_t w, uint32_t color) {
         return bad ? 1 : 0;
 }
 
+/* Width*height pixels of a drawable, NULL if unreadable. */
+static xcb_get_image_reply_t *grab(xcb_connection_t *conn, xcb_drawable_t d, int x, int y, int width, int height) {
+        xcb_get_image_reply_t *img = xcb_get_image_reply(
+                conn, xcb_get_image(conn, XCB_IMAGE_FORMAT_Z_PIXMAP, d, (int16_t) x, (int16_t) y, (uint16_t) width,
+                                    (uint16_t) height, ~0u), NULL);
+        if (img && xcb_get_image_data_length(img) < width * height * 4) {
+                free(img);
+                img = NULL;
+        }
+        return img;
+}
+
+static int same(xcb_window_t w, const char *display, int x, int y) {
+        xcb_get_geometry_reply_t *g = xcb_get_geometry_reply(c, xcb_get_geometry(c, w), NULL);
+        xcb_connection_t *other = xcb_connect(display, NULL);
+        if (!g || xcb_connection_has_error(other))
+                return 2;
+        int W = g->width - 4, H = g->height - 4, bad = 0;
+        xcb_screen_t *other_screen = xcb_setup_roots_iterator(xcb_get_setup(other)).data;
+        xcb_get_image_reply_t *mine = grab(c, w, 2, 2, W, H), *theirs = grab(other, other_screen->root, x, y, W, H);
+        if (!mine || !theirs) {
+                fprintf(stderr, "cannot read the pixels\n");
+                return 2;
+        }
+        const uint32_t *a = (const uint32_t *) xcb_get_image_data(mine), *b = (const uint32_t *) xcb_get_image_data(theirs);
+        for (int i = 0; i < W * H; i++)
+                if ((a[i] & 0xffffff) != (b[i] & 0xffffff) && bad++ < 5)
+                        fprintf(stderr, "pixel %d,%d is %06x, the domain shows %06x\n", i % W, i / W,
+                                a[i] & 0xffffff, b[i] & 0xffffff);
+        if (bad)
+                fprintf(stderr, "%d of %d pixels differ\n", bad, W * H);
+        free(mine);
+        free(theirs);
+        free(g);
+        xcb_disconnect(other);
+        return bad ? 1 : 0;
+}
+
 static int run(int argc, char **argv) {
         screen = xcb_setup_roots_iterator(xcb_get_setup(c)).data;
 
@@ -160,6 +200,8 @@ static int run(int argc, char **argv) {
                 printf("%06x\n", pixel_at(w, atoi(argv[3]), atoi(argv[4])));
                 return 0;
         }
+        if (strcmp(argv[1], "same") == 0 && argc == 6)
+                return same(w, argv[3], atoi(argv[4]), atoi(argv[5]));
         return 2;
 }
 

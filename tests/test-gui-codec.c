@@ -237,6 +237,38 @@ START_TEST(test_classes) {
 }
 END_TEST
 
+/* A stream cut anywhere: the framer asks for exactly the missing bytes and
+ * refuses a bad header before its body. */
+START_TEST(test_framing) {
+        struct gui_msg m = { .type = GUI_MSG_CONFIGURE, .window = 7 };
+        uint8_t buf[64];
+        struct gui_header h;
+        size_t missing = 0;
+        int n = gui_encode(&m, buf, sizeof(buf));
+        ck_assert_int_eq(n, GUI_HEADER_SIZE + 20);
+
+        ck_assert_int_eq(gui_frame(buf, 0, GUI_FROM_AGENT, &h, &missing), 0);
+        ck_assert_uint_eq(missing, GUI_HEADER_SIZE);
+        ck_assert_int_eq(gui_frame(buf, 5, GUI_FROM_AGENT, &h, &missing), 0);
+        ck_assert_uint_eq(missing, GUI_HEADER_SIZE - 5);
+        ck_assert_int_eq(gui_frame(buf, GUI_HEADER_SIZE + 3, GUI_FROM_AGENT, &h, &missing), 0);
+        ck_assert_uint_eq(missing, 17);
+        ck_assert_int_eq(gui_frame(buf, (size_t) n, GUI_FROM_AGENT, &h, &missing), n);
+        ck_assert_uint_eq(h.window, 7);
+        /* an agent-only message from guid, a lying length, a daemon-only
+         * type from the agent: refused at once, body not awaited */
+        m.type = GUI_MSG_CREATE;
+        ck_assert_int_gt(gui_encode(&m, buf, sizeof(buf)), 0);
+        ck_assert_int_eq(gui_frame(buf, GUI_HEADER_SIZE, GUI_FROM_DAEMON, &h, &missing), -EBADMSG);
+        ck_assert_int_eq(gui_frame(buf, GUI_HEADER_SIZE, GUI_FROM_AGENT, &h, &missing), 0);
+        le32_store(buf + 8, 0x7fffffff);
+        ck_assert_int_eq(gui_frame(buf, GUI_HEADER_SIZE, GUI_FROM_AGENT, &h, &missing), -EBADMSG);
+        le32_store(buf, GUI_MSG_KEYPRESS);
+        le32_store(buf + 8, 20);
+        ck_assert_int_eq(gui_frame(buf, GUI_HEADER_SIZE, GUI_FROM_AGENT, &h, &missing), -EBADMSG);
+}
+END_TEST
+
 static Suite *make_suite(void) {
         Suite *s = suite_create("gui-codec");
         TCase *tc = tcase_create("codec");
@@ -249,6 +281,7 @@ static Suite *make_suite(void) {
         tcase_add_test(tc, test_versions);
         tcase_add_test(tc, test_titles);
         tcase_add_test(tc, test_classes);
+        tcase_add_test(tc, test_framing);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -2,6 +2,10 @@
 /* odyssey-stack: starting one daemon (environment, uid, log file), and its log's tail. */
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -49,8 +53,25 @@ fail:
         return NULL;
 }
 
+/* Keep the capabilities in `caps` (a CAP_* bit mask) across the change of
+ * uid and the exec, as systemd's AmbientCapabilities= does.  Child only. */
+static int keep_ambient_caps(uint64_t caps) {
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[2] = {};
+
+        for (int i = 0; i < 2; i++)
+                data[i].effective = data[i].permitted = data[i].inheritable = (uint32_t) (caps >> (32 * i));
+        if (syscall(SYS_capset, &header, data) < 0)
+                return -errno;
+        for (int cap = 0; cap < 64; cap++)
+                if ((caps >> cap) & 1 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+                        return -errno;
+        return 0;
+}
+
 /* In the child, between fork and exec: only plain system calls from here. */
-static _Noreturn void exec_daemon(const char *path, char **argv, char **envp, int null_fd, int log_fd, uid_t uid) {
+static _Noreturn void exec_daemon(const char *path, char **argv, char **envp, int null_fd, int log_fd, uid_t uid,
+                                  uint64_t caps) {
         sigset_t none;
 
         /* Signals: the keeper blocks some and ignores others; a daemon starts clean. */
@@ -72,8 +93,15 @@ static _Noreturn void exec_daemon(const char *path, char **argv, char **envp, in
 
         if (geteuid() == 0) {
                 gid_t gid = (gid_t) uid;
-                if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+                int r;
+
+                if ((caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) || setgroups(0, NULL) < 0 ||
+                    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
                         dprintf(STDERR_FILENO, "odyssey-stack: cannot become uid %u: %s\n", (unsigned) uid, strerror(errno));
+                        _exit(126);
+                }
+                if (caps && uid != 0 && (r = keep_ambient_caps(caps)) < 0) {
+                        dprintf(STDERR_FILENO, "odyssey-stack: cannot keep capabilities: %s\n", strerror(-r));
                         _exit(126);
                 }
         }
@@ -110,7 +138,8 @@ int stack_spawn(const struct stack *s, const struct stack_daemon *d, pid_t *ret_
                 goto finish;
         }
         if (pid == 0)
-                exec_daemon(argv[0], argv, envp, null_fd, log_fd, stack_daemon_uid(s, d));
+                exec_daemon(argv[0], argv, envp, null_fd, log_fd, stack_daemon_uid(s, d),
+                            stack_role_ambient_caps(d->role));
         *ret_pid = pid;
 
 finish:

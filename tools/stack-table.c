@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* odyssey-stack: which daemons a stack runs, as which uid, with which arguments. */
 #include <dirent.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -34,6 +35,14 @@ uid_t stack_role_uid(const struct stack *s, enum bus_role role) {
         if (role == BUS_ROLE_QUBESD)
                 return 0;
         return s->uid_base + (uid_t) role;
+}
+
+/* Capabilities a role keeps under its own uid (the same as its systemd unit's
+ * AmbientCapabilities=): busd links a domain's data socket, which another
+ * domain owns, into the peer domain's vchan dir, and the kernel's
+ * protected_hardlinks lets only the owner or CAP_FOWNER link a socket. */
+uint64_t stack_role_ambient_caps(enum bus_role role) {
+        return role == BUS_ROLE_BUSD ? UINT64_C(1) << CAP_FOWNER : 0;
 }
 
 uid_t stack_daemon_uid(const struct stack *s, const struct stack_daemon *d) {

@@ -56,6 +56,7 @@ int stack_select(struct stack *s, const char *names);             /* "a,b" */
 struct stack_daemon *stack_find(struct stack *s, const char *name);
 uid_t stack_role_uid(const struct stack *s, enum bus_role role);
 uid_t stack_daemon_uid(const struct stack *s, const struct stack_daemon *d);
+uint64_t stack_role_ambient_caps(enum bus_role role);
 char *stack_program_path(const struct stack *s, const struct stack_daemon *d);
 char **stack_daemon_argv(const struct stack *s, const struct stack_daemon *d);
 int stack_write_roles(const struct stack *s);

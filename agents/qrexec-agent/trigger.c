@@ -20,6 +20,7 @@
 #include "qrexec-layout.h"
 #include "trigger.h"
 #include "util.h"
+#include "vchan-socket.h"
 
 static int mkdir_parents(const char *path) {
         char buf[sizeof(((struct sockaddr_un *) 0)->sun_path)];
@@ -50,13 +51,12 @@ int trigger_listen(const char *path) {
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        if (unlink(path) < 0 && errno != ENOENT)
-                return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        /* Every user of the domain may ask for a call; policy decides. */
-        if (chmod(path, 0666) < 0 || listen(fd, SOMAXCONN) < 0)
-                return -errno;
+        /* Listening before it is visible (a client never sees ECONNREFUSED);
+         * mode 0666: every user of the domain may ask for a call, policy
+         * decides. */
+        r = vchan_socket_publish(fd, &sa, SOMAXCONN);
+        if (r < 0)
+                return r;
         return TAKE_FD(fd);
 }
 

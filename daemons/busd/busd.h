@@ -37,8 +37,8 @@
 #define BUSD_STALL_TIMEOUT_USEC_DEFAULT (5u * 1000000u)
 #define BUSD_GUEST_QUEUE_MAX_MSGS       1024u
 #define BUSD_GUEST_QUEUE_MAX_BYTES      (1024u * 1024u)
-#define BUSD_GUEST_RATE                 1000u   /* messages per second */
-#define BUSD_GUEST_BURST                2000u
+#define BUSD_GUEST_RATE                 2000u   /* messages per second */
+#define BUSD_GUEST_BURST                3000u   /* below a daemon queue (4096): a flood cannot push out DOWN */
 #define BUSD_GUEST_CONNECT_TIMEOUT_USEC (60u * 1000000u)
 #define BUSD_CONTROL_PORT               QREXEC_VCHAN_BASE_PORT
 

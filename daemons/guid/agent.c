@@ -143,23 +143,6 @@ int guid_agent_send(struct guid *g, const struct gui_msg *m) {
         return 0;
 }
 
-/* One whole message in g->in?  Its total size, 0 when more bytes are
- * needed, -EBADMSG when the header is refused (checked before its body is
- * awaited). */
-static int framed_size(struct guid *g, struct gui_header *h) {
-        if (g->in_len < GUI_HEADER_SIZE)
-                return 0;
-        gui_decode_header(g->in, h);
-        int r = gui_check_header(h, GUI_FROM_AGENT);
-        if (r < 0) {
-                log_error("%s sent a bad GUI header: type %u (%s), length %u; closing.", g->cfg.domain,
-                          h->type, gui_msg_type_to_string(h->type), h->untrusted_len);
-                return r;
-        }
-        size_t total = GUI_HEADER_SIZE + h->untrusted_len;
-        return g->in_len >= total ? (int) total : 0;
-}
-
 int guid_agent_process(struct guid *g) {
         int r = vchan_wait(g->vchan);
         if (r < 0)
@@ -167,12 +150,14 @@ int guid_agent_process(struct guid *g) {
 
         for (unsigned handled = 0; handled < MAX_MESSAGES_PER_WAKEUP;) {
                 struct gui_header h;
-                int total = framed_size(g, &h);
-                if (total < 0)
+                size_t want;
+                int total = gui_frame(g->in, g->in_len, GUI_FROM_AGENT, &h, &want);
+                if (total < 0) {
+                        log_error("%s sent a bad GUI header: type %u (%s), length %u; closing.", g->cfg.domain,
+                                  h.type, gui_msg_type_to_string(h.type), h.untrusted_len);
                         return total;
+                }
                 if (total == 0) {
-                        size_t want = g->in_len < GUI_HEADER_SIZE ? GUI_HEADER_SIZE - g->in_len
-                                                                  : GUI_HEADER_SIZE + h.untrusted_len - g->in_len;
                         ssize_t n = vchan_read(g->vchan, g->in + g->in_len, want);
                         if (n < 0)
                                 return (int) n;

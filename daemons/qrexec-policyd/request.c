@@ -19,7 +19,7 @@
 #include "log.h"
 #include "policyd.h"
 
-#define CALLS_PER_SOURCE_MAX 256        /* as qrexec-daemon's pending table */
+#define CALLS_PER_SOURCE_MAX 1024       /* issue 4: 1,000 simultaneous calls from one domain */
 #define CALLS_MAX 4096
 #define CALLS_BYTES_MAX (8u * 1024 * 1024)
 #define START_TIMEOUT_USEC (180 * UINT64_C(1000000))

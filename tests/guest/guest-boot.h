@@ -27,7 +27,8 @@ struct guest_vm {
  * tree; fills the paths of its kernel and initramfs.  0 or -errno. */
 int guest_image_build(char kernel[static 512], char initrd[static 512]);
 
-/* Start QEMU on that image, domain domid, control channel on port 512. */
+/* Start QEMU on that image, domain domid, control channel on port 512;
+ * accelerator $ODYSSEY_QEMU_ACCEL (default tcg). */
 int guest_vm_start(struct guest_vm *vm, const char *kernel, const char *initrd, int domid);
 
 /* As busd would: connect to the control channel and read the agent's HELLO

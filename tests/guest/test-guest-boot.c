@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The guest image boots under a bare qemu-system-x86_64 (TCG here, KVM where
- * it works) and its qrexec-agent says HELLO on the control channel through
+ * The guest image boots under a bare qemu-system-x86_64 (TCG, or
+ * $ODYSSEY_QEMU_ACCEL) and its qrexec-agent says HELLO on the control channel through
  * the virtio vchan, the host side connecting as busd does, before the agent
  * has started.  Then the host leaves and comes back: the agent in the guest
  * notices, is started again and says HELLO on the new connection.  Prints
