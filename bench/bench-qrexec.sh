@@ -43,6 +43,8 @@ export QUBES_ADMIN_ADDRESS="unix:path=$root/run/admin.sock"
 "$ctl" create dvm --class AppVM --label red --prop template_for_dispvms=True >/dev/null || die "cannot create qubes"
 printf 'bench.True * work personal allow\nbench.Sink * work personal allow\nbench.Echo * work personal allow\n' \
         >"$root/etc/policy.d/10-bench.policy"
+for i in $(seq 100); do "$ctl" policy status 2>/dev/null | grep -q '^files: 2$' && break; sleep 0.1; done
+"$ctl" policy status | grep -q '^files: 2$' || die "policyd did not load the bench policy"
 "$ctl" start work personal || die "cannot start"
 services='mkdir -p /run/qubes-rpc /run/bench
 printf "#!/bin/sh\nexit 0\n" >/run/qubes-rpc/bench.True
@@ -64,7 +66,7 @@ put work /run/bench/calls <<'EOF' || die "cannot install the scripts"
 #!/bin/bash
 # calls N CMD...: time N runs of CMD, one "start end" line each
 n=$1; shift
-for i in $(seq "$n"); do t0=$EPOCHREALTIME; "$@" </dev/null >/dev/null; t1=$EPOCHREALTIME; echo "$t0 $t1"; done
+for i in $(seq "$n"); do t0=$EPOCHREALTIME; "$@" </dev/null >/dev/null || { echo "call $i failed: $?" >&2; exit 1; }; t1=$EPOCHREALTIME; echo "$t0 $t1"; done
 EOF
 put work /run/bench/through <<'EOF' || die "cannot install the scripts"
 #!/bin/bash
@@ -95,8 +97,8 @@ mbps() { awk -v a="$1" -v b="$2" -v n="$bytes" 'BEGIN { printf "%.1f", n / (b - 
 set -- $(inq work "/run/bench/through $mib $qcvm personal bench.Sink") || die "throughput call failed"
 [ "${3:-}" = "$bytes" ] || die "the call moved ${3:-nothing}, not $bytes bytes"
 qm=$(mbps "$1" "$2")
-set -- $(inq work "socat UNIX-LISTEN:/run/bench/raw.sock,mode=600 EXEC:/run/qubes-rpc/bench.Sink & sleep 0.3
-/run/bench/through $mib socat -t 60 - UNIX-CONNECT:/run/bench/raw.sock") || die "raw copy failed"
+set -- $(inq work "socat -b 262144 UNIX-LISTEN:/run/bench/raw.sock,mode=600 EXEC:/run/qubes-rpc/bench.Sink & sleep 0.3
+/run/bench/through $mib socat -b 262144 -t 60 - UNIX-CONNECT:/run/bench/raw.sock") || die "raw copy failed"
 [ "${3:-}" = "$bytes" ] || die "the raw copy moved ${3:-nothing}, not $bytes bytes"
 rm_=$(mbps "$1" "$2")
 echo "BENCH qrexec_throughput_mbps $qm MB/s"

@@ -65,6 +65,10 @@ test.Sink       *       work        personal    allow
 qubes.Filecopy  *       work        personal    allow
 EOF
 
+# policyd reloads on its own (inotify); wait until it says so.
+for i in $(seq 100); do "$ctl" policy status 2>/dev/null | grep -q '^files: 2$' && break; sleep 0.1; done
+"$ctl" policy status | grep -q '^files: 2$' && ok "policyd loaded the new policy file by itself" \
+        || fail "policyd did not reload: $("$ctl" policy status 2>&1)"
 "$ctl" start work personal || die "start"
 
 # Test services live in the domains' own /run/qubes-rpc (first in the agent's
@@ -108,17 +112,19 @@ expect "autostart: the halted target is started for the call" 127 ''
 state=$("$ctl" ls --fields NAME,STATE 2>/dev/null | awk '$1 == "untrusted" { print $2 }')
 [ "$state" = Running ] && ok "autostart: untrusted is running after the call" || fail "untrusted is '$state'"
 
+# registered FILE: wait until the ask agent writing FILE has registered.
+registered() { for i in $(seq 300); do grep -q '^Registered as the ask agent' "$1" && return; sleep 0.1; done; die "no ask agent"; }
 # ask: a scripted ask agent answers; then one that refuses
 timeout 120 "$ctl" ask-agent --answer work >"$tmp/ask.out" 2>&1 &
 helpers+=($!)
-sleep 1
+registered "$tmp/ask.out"
 inq personal "echo q | $qcvm work test.Echo"
 expect "ask: the agent's choice is used" 0 '^work got q from personal'
 grep -q 'personal' "$tmp/ask.out" && ok "ask: the agent saw the request" || fail "ask agent output: $(cat "$tmp/ask.out")"
 kill "${helpers[-1]}"; wait "${helpers[-1]}" 2>/dev/null
 timeout 120 "$ctl" ask-agent --deny >"$tmp/ask2.out" 2>&1 &
 helpers+=($!)
-sleep 1
+registered "$tmp/ask2.out"
 inq personal "echo q | $qcvm work test.Echo"
 expect "ask: refused by the user -> 126" 126 ''
 
@@ -153,5 +159,9 @@ for d in busd qrexec-policyd; do
                 || fail "$d is not running"
 done
 
+if [ "$failures" -gt 0 ]; then
+        for f in "$root"/log/*.log; do echo "== $f"; tail -40 "$f"; done
+        [ -n "${ODYSSEY_KEEP_LOGS:-}" ] && cp -r "$root/log" "$ODYSSEY_KEEP_LOGS"
+fi
 echo "failures: $failures"
 [ "$failures" -eq 0 ]
