@@ -39,7 +39,7 @@ static char *make_xml(const struct hal_domain_config *cfg, enum libvirt_hv hv) {
         const struct libvirt_xml_input in = {
                 .cfg = cfg,
                 .hv = hv,
-                .channel_socket = "/run/qubes/libvirt/work/" LIBVIRT_CONTROL_PORT ".sock",
+                .channel_socket = "/run/qubes/libvirt/work/virtio.7.512.sock",
                 .console_log = "/run/qubes/libvirt/work/console.log",
                 .start_time_usec = 1700000000000000,
         };
@@ -111,7 +111,7 @@ START_TEST(test_qemu_validates) {
         assert_xpath(xml, "string(/domain/os/cmdline)", "console=ttyS0 quiet");
         assert_xpath(xml, "string(/domain/devices/channel/target/@name)", LIBVIRT_CONTROL_PORT);
         assert_xpath(xml, "string(/domain/devices/channel/source/@path)",
-                     "/run/qubes/libvirt/work/" LIBVIRT_CONTROL_PORT ".sock");
+                     "/run/qubes/libvirt/work/virtio.7.512.sock");
         assert_xpath(xml, "string(/domain/devices/interface/source/@network)", "default");
         assert_xpath(xml, "string(/domain/devices/console/log/@file)", "/run/qubes/libvirt/work/console.log");
         assert_xpath(xml, "string(/domain/metadata/*[local-name()='domain']/@qid)", "7");

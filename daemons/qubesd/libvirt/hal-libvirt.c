@@ -258,7 +258,7 @@ static int libvirt_start(struct hal_backend *hb, const struct hal_domain_config 
         if (r < 0)
                 return r;
         dir = path_join(b->channels_dir, cfg->name);
-        if (!dir || asprintf(&socket_path, "%s/" LIBVIRT_CONTROL_PORT ".sock", dir) < 0 ||
+        if (!dir || asprintf(&socket_path, "%s/virtio.%u.512.sock", dir, (unsigned) cfg->domid) < 0 ||
             asprintf(&log_path, "%s/console.log", dir) < 0)
                 return -ENOMEM;
         if (hv != LIBVIRT_HV_TEST) {

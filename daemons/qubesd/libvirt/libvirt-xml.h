@@ -15,10 +15,11 @@
  * `virsh list` shows them and list() finds them again. */
 #define LIBVIRT_NAME_PREFIX "odyssey-"
 
-/* The virtio-serial port of the control channel (vchan port 512): the guest
- * sees /dev/virtio-ports/LIBVIRT_CONTROL_PORT; the host socket is
- * <vchan dir>/LIBVIRT_CONTROL_PORT.sock. */
-#define LIBVIRT_CONTROL_PORT "org.qubes.qrexec.512"
+/* The virtio-serial port of the control channel (vchan port 512), named as
+ * the virtio vchan backend expects (protocol/vchan-virtio.h): the guest sees
+ * /dev/virtio-ports/LIBVIRT_CONTROL_PORT; the host socket is
+ * <vchan dir>/virtio.<domid>.512.sock. */
+#define LIBVIRT_CONTROL_PORT "org.odyssey.vchan.512"
 
 /* Our metadata element (qid), so a re-adopted domain maps back to its qid. */
 #define LIBVIRT_METADATA_URI    "https://odyssey.invalid/xmlns/libvirt/1"
