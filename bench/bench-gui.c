@@ -269,7 +269,7 @@ int main(void) {
         unsigned d = free_display(a + 1);
         snprintf(domain_display, sizeof(domain_display), ":%u", d);
         snprintf(dn, sizeof(dn), "%u", d);
-        spawn((char *[]) { agent, "--vchan-dir", tmp, "--domid", "5", "--xvfb-display", dn, NULL });
+        spawn((char *[]) { agent, "--vchan-dir", tmp, "--domid", "5", "--xvfb-display", dn, "--screen", "guid", NULL });
         spawn((char *[]) { guid, "--domain", "bench", "--domid", "5", "--label", "green", "--vchan-dir", tmp,
                            "--clipboard-dir", tmp, "--display", admin_display, NULL });
         xcb_connection_t *domain = connect_wait(domain_display);

@@ -203,14 +203,21 @@ int filecopy_send_path(struct filecopy_sender *s, const char *path) {
 
 int filecopy_send_end(struct filecopy_sender *s, int in_fd) {
         struct filecopy_header end = {};
-        uint8_t buf[FILECOPY_HEADER_SIZE], result[FILECOPY_RESULT_SIZE];
-        uint32_t error, crc;
+        uint8_t buf[FILECOPY_HEADER_SIZE];
         int r;
 
         filecopy_header_encode(&end, buf);
         r = send_bytes(s, buf, sizeof(buf));
         if (r < 0)
                 return r;
+        return filecopy_read_result(s, in_fd);
+}
+
+int filecopy_read_result(struct filecopy_sender *s, int in_fd) {
+        uint8_t result[FILECOPY_RESULT_SIZE];
+        uint32_t error, crc;
+        int r;
+
         r = read_full(in_fd, result, sizeof(result));
         if (r < 0)
                 return r;

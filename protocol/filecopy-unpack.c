@@ -215,7 +215,7 @@ static int receive_directory(int parent, const char *leaf, const struct filecopy
 static int receive_entry(struct unpacker *u, const struct filecopy_header *h) {
         _cleanup_free_ char *untrusted_name = NULL, *name = NULL;
         _cleanup_close_ int parent = -1;
-        const char *leaf;
+        const char *leaf = NULL;
         int r;
 
         if (h->namelen > FILECOPY_MAX_PATH_LENGTH)
@@ -229,7 +229,9 @@ static int receive_entry(struct unpacker *u, const struct filecopy_header *h) {
         /* One string that fills namelen exactly. */
         if (untrusted_name[h->namelen - 1] != '\0' || strlen(untrusted_name) != h->namelen - 1)
                 return -EINVAL;
-        snprintf(u->result->last_name, sizeof(u->result->last_name), "%s", untrusted_name);
+        /* Kept for the sender's error message, cut to size. */
+        strncpy(u->result->last_name, untrusted_name, sizeof(u->result->last_name) - 1);
+        u->result->last_name[sizeof(u->result->last_name) - 1] = '\0';
         if (!filecopy_name_valid(untrusted_name, u->opts->require_utf8))
                 return -EINVAL;
         name = TAKE_PTR(untrusted_name);        /* checked */

@@ -59,6 +59,9 @@ int filecopy_send_path(struct filecopy_sender *s, const char *path);
  * reports success with the same CRC; -EIO on a CRC mismatch; the
  * receiver's error as -errno; -EPIPE when no result came. */
 int filecopy_send_end(struct filecopy_sender *s, int in_fd);
+/* The receiver's result alone (as above): after sending failed with -EPIPE,
+ * the receiver stopped reading and its result says why. */
+int filecopy_read_result(struct filecopy_sender *s, int in_fd);
 
 /* --- receiver --- */
 struct filecopy_unpack_options {

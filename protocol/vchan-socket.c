@@ -258,6 +258,21 @@ int vchan_socket_publish(int fd, const struct sockaddr_un *final, int backlog) {
         return 0;
 }
 
+int vchan_socket_connect_path(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -1;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
 static int socket_server_init(const struct vchan_endpoint *ep, size_t read_min, size_t write_min,
                               struct vchan **ret) {
         struct vchan_socket *s = NULL;

@@ -66,3 +66,7 @@ size_t vchan_socket_buffer_space(struct vchan *v);
  * gets ECONNREFUSED from a server still setting up) and a stale file there
  * is replaced atomically.  Also used by qrexec-agent's trigger socket. */
 int vchan_socket_publish(int fd, const struct sockaddr_un *path, int backlog);
+
+/* A blocking, close-on-exec UNIX stream socket connected to `path` (a
+ * socket service, the agent's trigger socket): the fd or -errno. */
+int vchan_socket_connect_path(const char *path);

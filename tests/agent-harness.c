@@ -174,11 +174,15 @@ void agent_expect_terminated(uint32_t domain, uint32_t port) {
 }
 
 void agent_serve_call(int port, const char *input, struct call_result *ret) {
+        agent_serve_call_fd(port, memfd_with(input), ret);
+}
+
+void agent_serve_call_fd(int port, int in, struct call_result *ret) {
         struct vchan_endpoint ep = {
                 .backend = VCHAN_SOCKET, .local_domid = 0, .remote_domid = AGENT_DOMID, .port = port,
                 .socket_dir = agent_vchan_dir,
         };
-        int in = memfd_with(input), out = memfd_with(NULL), err = memfd_with(NULL);
+        int out = memfd_with(NULL), err = memfd_with(NULL);
         struct vchan *v = NULL;
         uint32_t version;
 

@@ -48,6 +48,8 @@ struct call_result {
 /* The client end of one call on data port `port` (domain 0 serves it):
  * waits for the agent's connection, sends `input`, collects the rest. */
 void agent_serve_call(int port, const char *input, struct call_result *ret);
+/* The same with the input read from in_fd (taken). */
+void agent_serve_call_fd(int port, int in_fd, struct call_result *ret);
 /* agent_send_exec(EXEC_CMDLINE) + agent_serve_call + agent_expect_terminated. */
 void agent_call(int port, const char *cmdline, const char *input, struct call_result *ret);
 void call_result_done(struct call_result *r);

@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,11 +65,11 @@ static void copy(const char *const *paths, int *ret_sender, int *ret_unpack) {
 
                 close(data[0]);
                 close(answer[1]);
+                signal(SIGPIPE, SIG_IGN);       /* as qfile-agent: EPIPE, then the result */
                 filecopy_sender_init(&s, data[1]);
                 for (size_t i = 0; paths[i] && r >= 0; i++)
                         r = filecopy_send_path(&s, paths[i]);
-                if (r >= 0)
-                        r = filecopy_send_end(&s, answer[0]);
+                r = r == -EPIPE ? filecopy_read_result(&s, answer[0]) : r < 0 ? r : filecopy_send_end(&s, answer[0]);
                 _exit(r < 0 ? -r : 0);
         }
         close(data[1]);

@@ -45,7 +45,7 @@ wait_for 20 xdotool getmouselocation >/dev/null 2>&1 || fail "the admin Xvfb did
 # The agent starts the domain's Xvfb itself, at guid's screen size.
 DOM=$(free_display $((ADMIN + 1)))
 mkdir -p "$T/vchan" "$T/clip"
-"$AGENT" --vchan-dir "$T/vchan" --domid 5 --xvfb-display "$DOM" >"$T/agent.log" 2>&1 &
+"$AGENT" --vchan-dir "$T/vchan" --domid 5 --xvfb-display "$DOM" --screen guid >"$T/agent.log" 2>&1 &
 PIDS+=($!)
 "$GUID" --domain work --domid 5 --label blue --vchan-dir "$T/vchan" --clipboard-dir "$T/clip" \
         >"$T/guid.log" 2>&1 &

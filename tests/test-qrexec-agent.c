@@ -4,11 +4,13 @@
  * control channel: services from QREXEC_SERVICE_PATH (output, exit code,
  * environment, argument, the home it gets), SERVICE+ARG before SERVICE,
  * 127 for a missing service, JUST_EXEC, plain commands, 50 calls running at
- * once, and hostile data peers (wrong direction: ignored; oversize chunk,
+ * once, the core services of the agents' own dir (VMExec, VMShell,
+ * Filecopy, OpenURL, OpenInVM), and hostile data peers (wrong direction: ignored; oversize chunk,
  * vanishing: that call ends) that hurt nothing but their own call.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent-harness.h"
+#include "filecopy.h"
 #include "qrexec-stream.h"
 #include "util.h"
 
@@ -261,6 +264,71 @@ START_TEST(test_hostile_data_peer) {
 }
 END_TEST
 
+/* The core services shipped in the agents' own service dir. */
+START_TEST(test_core_services) {
+        uint8_t end[FILECOPY_HEADER_SIZE] = {};
+        char src[PATH_MAX + 16], landed[2 * PATH_MAX], *text;
+        struct filecopy_sender sender;
+        struct call_result r;
+        int stream, fd;
+
+        agent_call(513, "user:QUBESRPC qubes.VMExec+printf+-25s-5Cn+hello-20world work", "", &r);
+        ck_assert_int_eq(r.exit_code, 0);
+        ck_assert_str_eq(r.out, "hello world\n");
+        call_result_done(&r);
+
+        agent_call(514, "user:QUBESRPC qubes.VMShell work", "echo \"shell $USER\"\nexit 4\n", &r);
+        ck_assert_int_eq(r.exit_code, 4);
+        ck_assert_str_eq(r.out, "shell user\n");
+        call_result_done(&r);
+
+        /* qubes.Filecopy: the stream qfile-agent would send, into
+         * ~/QubesIncoming/<caller>/. */
+        snprintf(src, sizeof(src), "%s/report.txt", agent_dir);
+        fd = open(src, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, "contents\n", 9), 9);
+        close(fd);
+        stream = memfd_with(NULL);
+        filecopy_sender_init(&sender, stream);
+        ck_assert_int_eq(filecopy_send_path(&sender, src), 0);
+        ck_assert_int_eq(write(stream, end, sizeof(end)), (ssize_t) sizeof(end));
+        ck_assert_int_eq(lseek(stream, 0, SEEK_SET), 0);
+        agent_send_exec(QREXEC_MSG_EXEC_CMDLINE, 515, "user:QUBESRPC qubes.Filecopy work");
+        agent_serve_call_fd(515, stream, &r);
+        agent_expect_terminated(0, 515);
+        ck_assert_int_eq(r.exit_code, 0);
+        call_result_done(&r);
+        snprintf(landed, sizeof(landed), "%s/user/QubesIncoming/work/report.txt", agent_home_base);
+        fd = open(landed, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        text = calloc(1, 64);
+        ck_assert_int_eq(read(fd, text, 63), 9);
+        ck_assert_str_eq(text, "contents\n");
+        free(text);
+        close(fd);
+
+        /* qubes.OpenURL refuses what is not a web or mail address. */
+        agent_call(516, "user:QUBESRPC qubes.OpenURL work", "javascript:alert(1)\n", &r);
+        ck_assert_int_eq(r.exit_code, 1);
+        ck_assert_ptr_nonnull(strstr(r.err, "refusing"));
+        call_result_done(&r);
+        agent_call(517, "user:QUBESRPC qubes.OpenURL work", "https://a.example/\033[2J\n", &r);
+        ck_assert_int_eq(r.exit_code, 1);
+        call_result_done(&r);
+
+        /* qubes.OpenInVM stores the file privately; a name with a '/' is refused. */
+        agent_call(518, "user:QUBESRPC qubes.OpenInVM work", "../../evil\nx", &r);
+        ck_assert_int_eq(r.exit_code, 1);
+        call_result_done(&r);
+        agent_call(519, "user:QUBESRPC qubes.OpenInVM work", "note.txt\nsome text\n", &r);
+        call_result_done(&r);
+        snprintf(landed, sizeof(landed), "cat %s/user/QubesIncoming/.open/*/note.txt | grep -qx 'some text'",
+                 agent_home_base);
+        ck_assert_int_eq(system(landed), 0);
+}
+END_TEST
+
 static Suite *agent_suite(void) {
         Suite *s = suite_create("qrexec-agent");
         TCase *tc = tcase_create("qrexec-agent");
@@ -274,6 +342,7 @@ static Suite *agent_suite(void) {
         tcase_add_test(tc, test_just_exec);
         tcase_add_test(tc, test_many_calls_at_once);
         tcase_add_test(tc, test_hostile_data_peer);
+        tcase_add_test(tc, test_core_services);
         suite_add_tcase(s, tc);
         return s;
 }

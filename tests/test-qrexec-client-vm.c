@@ -7,7 +7,9 @@
  *   - SERVICE_CONNECT: qrexec-client-vm serves the data vchan towards the
  *     target, the service's output and exit code come back to the caller,
  *     in plain and LOCAL_PROG modes; CONNECTION_TERMINATED follows;
- *   - SERVICE_REFUSED: exit 126, "Request refused".
+ *   - SERVICE_REFUSED: exit 126, "Request refused";
+ *   - the file copy chain: qfile-agent as LOCAL_PROG, qfile-unpacker at the
+ *     target.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -93,7 +95,8 @@ static void serve_as_target(const char *script) {
 }
 
 START_TEST(test_call_connected) {
-        char *extra[] = { (char *) "target-vm", (char *) "test.Svc+arg", NULL };
+        char *extra[] = { (char *) "-p", (char *) "pre:", (char *) "--buffer-size=8192", (char *) "target-vm",
+                          (char *) "test.Svc+arg", NULL };
         char ident[QREXEC_IDENT_SIZE], *out, *err;
         int in_fd = memfd_with("ping\n"), out_fd = memfd_with(NULL), err_fd = memfd_with(NULL);
         pid_t client = start_client_vm(extra, in_fd, out_fd, err_fd);
@@ -106,7 +109,7 @@ START_TEST(test_call_connected) {
         agent_expect_terminated(TARGET_DOMID, DATA_PORT);
         out = memfd_text(out_fd);
         err = memfd_text(err_fd);
-        ck_assert_str_eq(out, "got ping\n");
+        ck_assert_str_eq(out, "got pre:ping\n");     /* -p: sent before stdin */
         ck_assert_str_eq(err, "note\n");
         free(out);
         free(err);
@@ -188,6 +191,34 @@ START_TEST(test_usage_and_no_agent) {
 }
 END_TEST
 
+/* qvm-copy-to-vm's chain: qrexec-client-vm with qfile-agent as LOCAL_PROG,
+ * the target running qfile-unpacker. */
+START_TEST(test_file_copy_chain) {
+        char src[PATH_MAX + 16], incoming[PATH_MAX + 16], script[3 * PATH_MAX], cmd[4 * PATH_MAX];
+        char ident[QREXEC_IDENT_SIZE];
+        char *extra[] = { (char *) "target-vm", (char *) "qubes.Filecopy", (char *) AGENTS_BINDIR "/qfile-agent",
+                          src, NULL };
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        pid_t client;
+
+        snprintf(src, sizeof(src), "%s/docs", agent_dir);
+        snprintf(incoming, sizeof(incoming), "%s/incoming", agent_dir);
+        snprintf(cmd, sizeof(cmd), "mkdir -p '%s/sub' && echo one > '%s/a b' && head -c 300000 /dev/urandom > '%s/sub/bin'",
+                 src, src, src);
+        ck_assert_int_eq(system(cmd), 0);
+        client = start_client_vm(extra, null_fd, null_fd, null_fd);
+        expect_trigger("target-vm", "qubes.Filecopy", ident);
+        send_service_connect(ident);
+        snprintf(script, sizeof(script), "exec '%s/qfile-unpacker' '%s'", AGENTS_BINDIR, incoming);
+        serve_as_target(script);
+        ck_assert_int_eq(wait_exit_code(client), 0);
+        agent_expect_terminated(TARGET_DOMID, DATA_PORT);
+        snprintf(cmd, sizeof(cmd), "diff -r '%s' '%s/docs'", src, incoming);
+        ck_assert_int_eq(system(cmd), 0);
+        close(null_fd);
+}
+END_TEST
+
 static Suite *client_vm_suite(void) {
         Suite *s = suite_create("qrexec-client-vm");
         TCase *tc = tcase_create("qrexec-client-vm");
@@ -198,6 +229,7 @@ static Suite *client_vm_suite(void) {
         tcase_add_test(tc, test_call_local_program);
         tcase_add_test(tc, test_call_refused);
         tcase_add_test(tc, test_usage_and_no_agent);
+        tcase_add_test(tc, test_file_copy_chain);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,14 +64,17 @@ int main(int argc, char *argv[]) {
         sender.ignore_symlinks = ignore_symlinks;
         if (progress)
                 sender.progress = show_progress;
-        for (int i = optind; i < argc; i++) {
+        /* A receiver that gives up stops reading: EPIPE, then its result. */
+        signal(SIGPIPE, SIG_IGN);
+        r = 0;
+        for (int i = optind; i < argc && r >= 0; i++) {
                 r = filecopy_send_path(&sender, argv[i]);
-                if (r < 0) {
+                if (r < 0 && r != -EPIPE) {
                         fprintf(stderr, "qfile-agent: %s: %s\n", argv[i], strerror(-r));
                         return 1;
                 }
         }
-        r = filecopy_send_end(&sender, STDIN_FILENO);
+        r = r < 0 ? filecopy_read_result(&sender, STDIN_FILENO) : filecopy_send_end(&sender, STDIN_FILENO);
         if (progress && sender.last_progress)
                 fputc('\n', stderr);
         if (r < 0) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -40,7 +41,9 @@ int channel_listen(struct agent *a) {
         if (fd < 0)
                 return -errno;
         (void) unlink(sa.sun_path);
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+        /* 0666: guid runs as its own uid; the vchan dir's permissions say who may reach it. */
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0666) < 0 ||
+            listen(fd, 1) < 0) {
                 int r = -errno;
                 agent_log("cannot create the pixel channel %s: %s", sa.sun_path, strerror(-r));
                 return r;

@@ -37,6 +37,8 @@ struct agent_options {
         unsigned xvfb_display;          /* its display number */
         const char *vchan_dir;          /* NULL: $VCHAN_SOCKET_DIR */
         int domid;                      /* -1: $VCHAN_DOMAIN */
+        uint32_t screen_w, screen_h;    /* our Xvfb's size, started at once; 0: at the
+                                         * first guid's screen size, once it connects */
 };
 
 struct agent {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * gui-agent: shows a domain's windows through its guid (docs/man/gui-agent.8).
- * Publishes GUI vchan port 6000 and the pixel side channel, waits for guid,
- * starts the domain's Xvfb at guid's screen size (unless --display names an
- * X server), then one poll() loop: X events become messages, guid's
+ * Publishes GUI vchan port 6000 and the pixel side channel, starts the
+ * domain's Xvfb at once (so that DISPLAY works before guid comes; or at
+ * guid's screen size with --screen guid; none when --display names an X
+ * server), waits for guid, then one poll() loop: X events become messages, guid's
  * messages become input, and each pass ends with one frame of pixels.
  * When guid goes away the agent waits for the next one.
  */
@@ -30,6 +31,25 @@ void agent_log(const char *fmt, ...) {
         va_end(ap);
 }
 
+#define SCREEN_DEFAULT_W 1920
+#define SCREEN_DEFAULT_H 1080
+
+static int parse_screen(const char *s, struct agent_options *o) {
+        unsigned w, h;
+        char end;
+
+        if (strcmp(s, "guid") == 0) {
+                o->screen_w = o->screen_h = 0;
+                return 0;
+        }
+        if (sscanf(s, "%ux%u%c", &w, &h, &end) != 2 || w < 64 || h < 64 || w > GUI_MAX_WINDOW_WIDTH ||
+            h > GUI_MAX_WINDOW_HEIGHT)
+                return -EINVAL;
+        o->screen_w = w;
+        o->screen_h = h;
+        return 0;
+}
+
 static void help(void) {
         printf("gui-agent [OPTIONS]\n\n"
                "Show this domain's X windows on the admin display through guid: GUI vchan\n"
@@ -38,14 +58,16 @@ static void help(void) {
                "  --display DISPLAY   forward this X server's windows (default: start Xvfb)\n"
                "  --xvfb PATH         the Xvfb to start (default: Xvfb)\n"
                "  --xvfb-display N    its display number (default: 0)\n"
+               "  --screen WxH|guid   its size; it starts at once (default: %ux%u);\n"
+               "                      guid: when the first guid connects, at its screen's size\n"
                "  --vchan-dir DIR     the vchan directory (default: $VCHAN_SOCKET_DIR)\n"
                "  --domid N           this domain's id (default: $VCHAN_DOMAIN)\n"
                "  -h, --help          this text\n",
-               GUI_VCHAN_PORT);
+               GUI_VCHAN_PORT, SCREEN_DEFAULT_W, SCREEN_DEFAULT_H);
 }
 
 static int parse_args(int argc, char **argv, struct agent_options *o) {
-        enum { ARG_DISPLAY = 0x100, ARG_XVFB, ARG_XVFB_DISPLAY, ARG_VCHAN_DIR, ARG_DOMID };
+        enum { ARG_DISPLAY = 0x100, ARG_XVFB, ARG_XVFB_DISPLAY, ARG_VCHAN_DIR, ARG_DOMID, ARG_SCREEN };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "display", required_argument, NULL, ARG_DISPLAY },
@@ -53,12 +75,15 @@ static int parse_args(int argc, char **argv, struct agent_options *o) {
                 { "xvfb-display", required_argument, NULL, ARG_XVFB_DISPLAY },
                 { "vchan-dir", required_argument, NULL, ARG_VCHAN_DIR },
                 { "domid", required_argument, NULL, ARG_DOMID },
+                { "screen", required_argument, NULL, ARG_SCREEN },
                 {}
         };
         uint32_t v;
         int c;
 
-        *o = (struct agent_options) { .xvfb = "Xvfb", .domid = -1 };
+        *o = (struct agent_options) {
+                .xvfb = "Xvfb", .domid = -1, .screen_w = SCREEN_DEFAULT_W, .screen_h = SCREEN_DEFAULT_H,
+        };
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -79,6 +104,13 @@ static int parse_args(int argc, char **argv, struct agent_options *o) {
                         break;
                 case ARG_VCHAN_DIR:
                         o->vchan_dir = optarg;
+                        break;
+                case ARG_SCREEN:
+                        if (parse_screen(optarg, o) < 0) {
+                                agent_log("bad screen '%s' (WxH, 64x64..%ux%u, or guid)", optarg,
+                                          GUI_MAX_WINDOW_WIDTH, GUI_MAX_WINDOW_HEIGHT);
+                                return -EINVAL;
+                        }
                         break;
                 case ARG_DOMID:
                         if (parse_uint32(optarg, &v) < 0 || v > 32767) {
@@ -163,6 +195,17 @@ int main(int argc, char **argv) {
         r = channel_listen(&a);
         if (r < 0)
                 return 1;
+        if (!a.opt.display && a.opt.screen_w > 0) {
+                /* now: the domain's programs may use DISPLAY before any guid comes */
+                a.xconf.w = a.opt.screen_w;
+                a.xconf.h = a.opt.screen_h;
+                r = display_open(&a);
+                xvfb_to_reap = a.xvfb_pid;
+                if (r < 0) {
+                        display_close(&a);
+                        return 1;
+                }
+        }
         for (;;) {
                 r = channel_accept(&a);
                 if (r < 0 && !a.vchan)

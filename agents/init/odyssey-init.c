@@ -5,6 +5,9 @@
  * /run/odyssey/agents, restarts nothing, reaps every process that ends up
  * its child, and on SIGTERM (or SIGINT) sends SIGTERM to every process of
  * the domain, waits up to a few seconds, SIGKILLs what is left and exits 0.
+ * With gui-agent in the list, every agent (and so every service or command
+ * qrexec-agent runs) gets DISPLAY=:0, and the agents after gui-agent start
+ * once its X server accepts clients (or after GUI_WAIT_TIMEOUT seconds).
  * Plain libc only, so it links statically as well.
  */
 #include <errno.h>
@@ -21,6 +24,10 @@
 #define AGENTS_DIR       "/run/odyssey/agents"
 #define DEFAULT_AGENTS   "qrexec-agent"
 #define SHUTDOWN_TIMEOUT 3      /* seconds between SIGTERM and SIGKILL */
+#define GUI_AGENT        "gui-agent"
+#define GUI_DISPLAY      ":0"   /* gui-agent's Xvfb display number */
+#define GUI_X_SOCKET     "/tmp/.X11-unix/X0"
+#define GUI_WAIT_TIMEOUT 15     /* seconds */
 
 static bool agent_name_valid(const char *name, size_t n) {
         if (n == 0 || n > 64 || name[0] == '.')
@@ -31,20 +38,20 @@ static bool agent_name_valid(const char *name, size_t n) {
         return true;
 }
 
-static void start_agent(const char *name, size_t n) {
+static pid_t start_agent(const char *name, size_t n) {
         sigset_t none;
         char path[sizeof(AGENTS_DIR) + 80];
         pid_t pid;
 
         if (!agent_name_valid(name, n)) {
                 fprintf(stderr, "odyssey-init: ignoring invalid agent name '%.*s'\n", (int) n, name);
-                return;
+                return -1;
         }
         snprintf(path, sizeof(path), AGENTS_DIR "/%.*s", (int) n, name);
         pid = fork();
         if (pid < 0) {
                 fprintf(stderr, "odyssey-init: cannot start %s: %s\n", path, strerror(errno));
-                return;
+                return -1;
         }
         if (pid == 0) {
                 /* Our monitor started us with these blocked; agents start clean. */
@@ -55,11 +62,74 @@ static void start_agent(const char *name, size_t n) {
                 fprintf(stderr, "odyssey-init: cannot execute %s: %s\n", path, strerror(errno));
                 _exit(127);
         }
+        return pid;
+}
+
+static bool agents_have(const char *agents, const char *name) {
+        size_t len = strlen(name);
+
+        for (const char *p = agents; *p;) {
+                size_t n = strcspn(p, ":");
+                if (n == len && strncmp(p, name, n) == 0)
+                        return true;
+                p += n;
+                if (*p == ':')
+                        p++;
+        }
+        return false;
 }
 
 static void reap(void) {
         while (waitpid(-1, NULL, WNOHANG) > 0)
                 ;
+}
+
+/* Everyone but keep, whose end wait_for_x() watches. */
+static void reap_others(pid_t keep) {
+        siginfo_t si;
+
+        for (;;) {
+                si.si_pid = 0;
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0 || si.si_pid == keep)
+                        return;
+                (void) waitpid(si.si_pid, NULL, 0);
+        }
+}
+
+/* Until gui-agent's X server listens, gui-agent dies, a stop is asked for
+ * (left pending for the main loop) or the timeout passes. */
+static void wait_for_x(pid_t gui_agent) {
+        struct timespec deadline, now;
+        struct stat st;
+
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += GUI_WAIT_TIMEOUT;
+        for (;;) {
+                if (stat(GUI_X_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode))
+                        return;
+                int status;
+                if (waitpid(gui_agent, &status, WNOHANG) == gui_agent) {
+                        fprintf(stderr, "odyssey-init: " GUI_AGENT " ended before its X server ran\n");
+                        return;
+                }
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (now.tv_sec >= deadline.tv_sec) {
+                        fprintf(stderr, "odyssey-init: no X server after %d s; starting the other agents\n",
+                                GUI_WAIT_TIMEOUT);
+                        return;
+                }
+                sigset_t pending;
+                if (sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT)))
+                        return;
+                /* only SIGCHLD is taken here: a stop request stays pending */
+                struct timespec wait = { .tv_nsec = 50 * 1000 * 1000 };
+                sigset_t child;
+                siginfo_t si;
+                sigemptyset(&child);
+                sigaddset(&child, SIGCHLD);
+                if (sigtimedwait(&child, &si, &wait) == SIGCHLD)
+                        reap_others(gui_agent);
+        }
 }
 
 /* SIGTERM everyone, give them SHUTDOWN_TIMEOUT seconds, SIGKILL the rest. */
@@ -109,10 +179,13 @@ int main(int argc, char *argv[]) {
 
         if (!agents || !*agents)
                 agents = DEFAULT_AGENTS;
+        if (agents_have(agents, GUI_AGENT))
+                (void) setenv("DISPLAY", GUI_DISPLAY, 1);
         for (const char *p = agents; *p;) {
                 size_t n = strcspn(p, ":");
-                if (n > 0)
-                        start_agent(p, n);
+                pid_t pid = n > 0 ? start_agent(p, n) : -1;
+                if (pid > 0 && n == strlen(GUI_AGENT) && strncmp(p, GUI_AGENT, n) == 0 && p[n] != '\0')
+                        wait_for_x(pid);
                 p += n;
                 if (*p == ':')
                         p++;

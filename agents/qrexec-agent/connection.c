@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +19,7 @@
 #include "qrexec-stream.h"
 #include "service.h"
 #include "util.h"
+#include "vchan-socket.h"
 
 #define DATA_CONNECT_TIMEOUT_MSEC (120 * 1000)  /* as Qubes' agent */
 
@@ -79,38 +78,6 @@ static void wait_for_session(const struct service_request *req, const char *own_
                 (void) waitpid(pid, NULL, 0);
 }
 
-static int connect_socket_service(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_close_ int fd = -1;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        return TAKE_FD(fd);
-}
-
-static int write_all(int fd, const void *buf, size_t n) {
-        const uint8_t *p = buf;
-
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
 static int serve_socket(const struct qrexec_exec *exec, const struct service_request *req,
                         const struct service_config *config, const char *path) {
         _cleanup_free_ char *descriptor = NULL;
@@ -119,14 +86,14 @@ static int serve_socket(const struct qrexec_exec *exec, const struct service_req
         unsigned flags = 0;
         int fd, r;
 
-        fd = connect_socket_service(path);
+        fd = vchan_socket_connect_path(path);
         if (fd < 0) {
                 agent_log("socket service %s: %s", path, strerror(-fd));
                 return answer_only(exec, QREXEC_EXIT_PROBLEM);
         }
         if (!config->skip_service_descriptor) {
                 if (asprintf(&descriptor, "%s %s", req->descriptor, req->source) < 0 ||
-                    write_all(fd, descriptor, strlen(descriptor) + 1) < 0) {
+                    write_full(fd, descriptor, strlen(descriptor) + 1) < 0) {
                         close(fd);
                         return answer_only(exec, QREXEC_EXIT_PROBLEM);
                 }

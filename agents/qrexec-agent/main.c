@@ -24,7 +24,6 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -354,7 +353,6 @@ int main(int argc, char *argv[]) {
         struct vchan *ctrl = NULL;
         uint32_t version;
         sigset_t mask;
-        mode_t old_umask;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -394,12 +392,10 @@ int main(int argc, char *argv[]) {
         }
         find_own_service_dir();
 
-        /* The socket must be connectable by busd, which is neither its owner
-         * nor in its group; the directory (busd's, 0770 with our group) is
-         * what keeps everyone else out. */
-        old_umask = umask(0);
+        /* The socket backend makes the file mode 0666 (busd is neither its
+         * owner nor in its group); the directory (busd's, 0770 with our
+         * group) is what keeps everyone else out. */
         r = vchan_server_init(&ep, AGENT_RING_SIZE, AGENT_RING_SIZE, &ctrl);
-        umask(old_umask);
         if (r < 0) {
                 agent_log("cannot publish the control channel: %s", strerror(-r));
                 return 1;

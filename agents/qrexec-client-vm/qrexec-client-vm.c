@@ -21,8 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +29,7 @@
 #include "qrexec.h"
 #include "util.h"
 #include "vchan.h"
+#include "vchan-socket.h"
 
 #define DEFAULT_AGENT_SOCKET "/var/run/qubes/qrexec-agent"
 #define CONNECT_TIMEOUT_MSEC (120 * 1000)      /* as Qubes' client: the target may be starting */
@@ -153,21 +152,6 @@ static int parse_args(int argc, char *argv[], struct options *o) {
                 return -EINVAL;
         }
         return 0;
-}
-
-static int connect_agent(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_close_ int fd = -1;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        return TAKE_FD(fd);
 }
 
 /* The request, then the agent's answer: 1 with the exec_params, 0 refused
@@ -342,7 +326,7 @@ int main(int argc, char *argv[]) {
                 return 2;
         signal(SIGPIPE, SIG_IGN);
 
-        agent_fd = connect_agent(o.agent_socket);
+        agent_fd = vchan_socket_connect_path(o.agent_socket);
         if (agent_fd < 0) {
                 fprintf(stderr, "qrexec-client-vm: cannot reach the agent at %s: %s\n", o.agent_socket,
                         strerror(-agent_fd));

@@ -123,6 +123,7 @@ void lifecycle_on_channel_up(struct qubesd *q, uint32_t domid) {
         admin_emit_manager_signal(q, "DomainStarted", "s", d->name);
         pending_calls_reply(&run->start_waiters, NULL, NULL);
         lifecycle_netvm_finished(q, run, true);
+        gui_launch_domain_started(q, d, run);
 }
 
 void lifecycle_on_channel_down(struct qubesd *q, uint32_t domid, int reason) {
@@ -189,6 +190,45 @@ static struct domain *root_source(struct qubesd *q, struct domain *d, char *miss
         return NULL;
 }
 
+/* How a virtual machine backend boots d: kernel version K is
+ * <state>/kernels/K/vmlinuz with its initramfs.img when there is one; an
+ * empty kernel boots the domain's own disk.  Backends read the config during
+ * start(), so these buffers live on start_now()'s stack. */
+struct vm_boot {
+        char virt_mode[8];
+        char kernel[PATH_MAX], initrd[PATH_MAX], cmdline[128];
+};
+
+static int vm_boot_resolve(struct qubesd *q, const struct domain *d, bool debug, struct vm_boot *ret,
+                           char *message, size_t message_size) {
+        char version[64 + 1];           /* the kernel property's longest value */
+        struct stat st;
+        int n;
+
+        *ret = (struct vm_boot) {};
+        prop_text(q, d, "virt_mode", ret->virt_mode, sizeof(ret->virt_mode));
+        /* panic=-1: a guest kernel that panics stops, and the backend reports it */
+        snprintf(ret->cmdline, sizeof(ret->cmdline), "console=ttyS0 panic=-1 odyssey.domid=%" PRIu32 "%s", d->qid,
+                 debug ? "" : " quiet");
+        prop_text(q, d, "kernel", version, sizeof(version));
+        if (!version[0])
+                return 0;
+        n = snprintf(ret->kernel, sizeof(ret->kernel), "%s/kernels/%s/vmlinuz", q->state_dir, version);
+        if (n < 0 || (size_t) n >= sizeof(ret->kernel) ||
+            snprintf(ret->initrd, sizeof(ret->initrd), "%s/kernels/%s/initramfs.img", q->state_dir, version) < 0) {
+                snprintf(message, message_size, "%s: the path of kernel %s is too long", d->name, version);
+                return -ENAMETOOLONG;
+        }
+        if (stat(ret->kernel, &st) < 0 || !S_ISREG(st.st_mode)) {
+                snprintf(message, message_size, "%s: kernel %s is not installed (no %s/kernels/%s/vmlinuz)",
+                         d->name, version, q->state_dir, version);
+                return -ENOENT;
+        }
+        if (stat(ret->initrd, &st) < 0 || !S_ISREG(st.st_mode))
+                ret->initrd[0] = '\0';
+        return 0;
+}
+
 static int start_now(struct domain_run *run) {
         struct qubesd *q = run->q;
         struct domain *d = run->domain;
@@ -226,6 +266,14 @@ static int start_now(struct domain_run *run) {
                 return 0;
         }
         prop_text(q, d, "debug", text, sizeof(text));
+        /* the native backend has no kernel of its own to boot */
+        bool vm = strcmp(run->ops->kind, "native") != 0;
+        struct vm_boot boot = {};
+        if (vm && vm_boot_resolve(q, d, strcmp(text, "True") == 0, &boot, message, sizeof(message)) < 0) {
+                start_failed(run, ADMIN_ERROR_BACKEND, message, false);
+                return 0;
+        }
+        run->gui = gui_launch_wanted(q, d, run->ops);
         const struct hal_domain_config cfg = {
                 .name = d->name,
                 .domid = d->qid,
@@ -242,7 +290,12 @@ static int start_now(struct domain_run *run) {
                 .default_user = run->cfg_default_user,
                 .vchan_dir = run->cfg_vchan_dir,
                 .agents_dir = q->agents_dir,
-                .agents = NULL,
+                /* gui-agent first: odyssey-init starts the others once its X server runs */
+                .agents = run->gui ? "gui-agent:qrexec-agent" : NULL,
+                .virt_mode = vm && boot.virt_mode[0] ? boot.virt_mode : NULL,
+                .kernel = vm && boot.kernel[0] ? boot.kernel : NULL,
+                .initrd = vm && boot.initrd[0] ? boot.initrd : NULL,
+                .kernel_cmdline = vm && boot.kernel[0] ? boot.cmdline : NULL,
         };
         log_info("%s: starting on backend %s (root %s%s)", d->name, run->ops->kind,
                  cfg.own_root ?: cfg.template_root, cfg.own_root ? ", own" : "");
@@ -303,7 +356,7 @@ int lifecycle_start(struct qubesd *q, struct domain *d, sd_bus_message *m, sd_bu
         prop_text(q, d, "backend", backend, sizeof(backend));
         r = qubesd_backend_get(q, backend[0] ? backend : "native", &run->ops, &run->backend);
         if (r == -EOPNOTSUPP)
-                return admin_errorf(error, ADMIN_ERROR_BACKEND, "%s: backend '%s' is not available in this build",
+                return admin_errorf(error, ADMIN_ERROR_BACKEND, "%s: backend '%s' is not supported",
                                     d->name, backend);
         if (r < 0)
                 return admin_errorf(error, ADMIN_ERROR_BACKEND, "%s: backend '%s': %s", d->name, backend, strerror(-r));

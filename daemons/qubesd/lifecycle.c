@@ -142,6 +142,9 @@ void lifecycle_stopped(struct qubesd *q, struct domain *d, int reason) {
                 lifecycle_netvm_finished(q, run, false);
         }
         run->stop_requested = false;
+        if (run->gui)
+                gui_launch_domain_stopped(q, d);
+        run->gui = false;
         domain_run_free_config(run);
         pending_calls_reply(&run->stop_waiters, NULL, NULL);
         if (q->shutdown_all_waiters && !any_domain_running(q))

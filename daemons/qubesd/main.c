@@ -64,6 +64,11 @@ static void help(void) {
                "                       $ODYSSEY_RUNTIME_DIR is set), yes (fail without it),\n"
                "                       no (default auto)\n"
                "  --no-system-bus      the same as --system-bus=no\n"
+               "  --gui-display DISPLAY show the windows of domains with the feature gui on this\n"
+               "                       X display, one guid per domain (default $DISPLAY)\n"
+               "  --no-gui             show no domain's windows\n"
+               "  --guid-uid UID       run guid as UID (default: the stack's run/roles, else the\n"
+               "                       user odyssey-guid, else 64103; only when qubesd is root)\n"
                "  --spin-usec USEC     poll this long for more work before sleeping (default %u)\n"
                "  -h --help            show this help\n"
                "  --version            show the version\n",
@@ -117,7 +122,7 @@ static int resolve_admin_group(struct qubesd *q, bool named) {
 
 static int parse_argv(struct qubesd *q, int argc, char *argv[]) {
         enum { ARG_ADMIN_SOCKET = 0x100, ARG_BUS_SOCKET, ARG_DB, ARG_AGENTS_DIR, ARG_ADMIN_GROUP, ARG_SYSTEM_BUS,
-               ARG_NO_SYSTEM_BUS, ARG_SPIN_USEC, ARG_VERSION };
+               ARG_NO_SYSTEM_BUS, ARG_SPIN_USEC, ARG_GUI_DISPLAY, ARG_NO_GUI, ARG_GUID_UID, ARG_VERSION };
         static const struct option options[] = {
                 { "admin-socket",  required_argument, NULL, ARG_ADMIN_SOCKET },
                 { "bus-socket",    required_argument, NULL, ARG_BUS_SOCKET },
@@ -127,12 +132,16 @@ static int parse_argv(struct qubesd *q, int argc, char *argv[]) {
                 { "system-bus",    required_argument, NULL, ARG_SYSTEM_BUS },
                 { "no-system-bus", no_argument,       NULL, ARG_NO_SYSTEM_BUS },
                 { "spin-usec",     required_argument, NULL, ARG_SPIN_USEC },
+                { "gui-display",   required_argument, NULL, ARG_GUI_DISPLAY },
+                { "no-gui",        no_argument,       NULL, ARG_NO_GUI },
+                { "guid-uid",      required_argument, NULL, ARG_GUID_UID },
                 { "help",          no_argument,       NULL, 'h' },
                 { "version",       no_argument,       NULL, ARG_VERSION },
                 {}
         };
         const char *admin_opt = NULL, *bus_opt = NULL, *db_opt = NULL, *agents_opt = NULL, *group_opt = NULL;
-        uint32_t spin;
+        const char *gui_display = getenv("DISPLAY");
+        uint32_t spin, uid;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -173,6 +182,20 @@ static int parse_argv(struct qubesd *q, int argc, char *argv[]) {
                                 return log_error_errno(-EINVAL, "Invalid --spin-usec '%s' (0..1000000)", optarg);
                         q->spin_usec = spin;
                         break;
+                case ARG_GUI_DISPLAY:
+                        if (!*optarg || strchr(optarg, '\n'))
+                                return log_error_errno(-EINVAL, "--gui-display wants an X display like :0");
+                        gui_display = optarg;
+                        break;
+                case ARG_NO_GUI:
+                        gui_display = NULL;
+                        break;
+                case ARG_GUID_UID:
+                        if (parse_uint32(optarg, &uid) < 0 || uid == 0 || uid == UINT32_MAX)
+                                return log_error_errno(-EINVAL, "Invalid --guid-uid '%s' (not root)", optarg);
+                        q->guid_uid = (uid_t) uid;
+                        q->have_guid_uid = true;
+                        break;
                 case 'h':
                         help();
                         return 1;
@@ -190,6 +213,11 @@ static int parse_argv(struct qubesd *q, int argc, char *argv[]) {
         if (q->system_bus_mode == SYSTEM_BUS_AUTO && getenv("ODYSSEY_RUNTIME_DIR"))
                 q->system_bus_mode = SYSTEM_BUS_NO;
         q->admin_group = strdup(group_opt ?: ADMIN_GROUP_DEFAULT);
+        if (gui_display && *gui_display && !strchr(gui_display, '\n')) {
+                q->gui_display = strdup(gui_display);
+                if (!q->gui_display)
+                        return log_error_errno(-ENOMEM, "Out of memory");
+        }
         if (!q->admin_group)
                 return log_error_errno(-ENOMEM, "Out of memory");
         r = resolve_admin_group(q, group_opt);
@@ -233,6 +261,9 @@ static int qubesd_init(struct qubesd *q) {
         r = worker_start(q->state_dir, &q->worker);
         if (r < 0)
                 return log_error_errno(r, "Cannot start the file worker");
+        r = gui_launch_open(q);
+        if (r < 0)
+                return r;
         r = daemon_event_new(&q->event);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the event loop");
@@ -287,6 +318,7 @@ static void qubesd_done(struct qubesd *q) {
         bus_link_close(q);
         /* Domains keep running: a restarted qubesd finds them again. */
         qubesd_backends_close(q);
+        gui_launch_close(q);
         worker_free(q->worker);
         domain_set_free(q->set);
         store_close(q->store);
@@ -306,6 +338,7 @@ static void qubesd_done(struct qubesd *q) {
 int main(int argc, char *argv[]) {
         static struct qubesd q = {
                 .admin_fd = -1,
+                .gui_launcher_fd = -1,
                 .system_bus_mode = SYSTEM_BUS_AUTO,
                 .spin_usec = DAEMON_SPIN_USEC_DEFAULT,
         };

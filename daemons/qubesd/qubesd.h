@@ -81,6 +81,7 @@ struct domain_run {
         uint32_t open_request_id;               /* DOMAIN_CHANNEL_OPEN in flight */
         bool open_retried;
         bool stop_requested;                    /* Shutdown/Kill: a stop is not a crash */
+        bool gui;                               /* this run has gui-agent and gets a guid */
         unsigned busy;                          /* clone/copy jobs reading its files */
         /* the config strings handed to the backend, alive until it answered */
         char *cfg_template_root, *cfg_own_root, *cfg_private_dir, *cfg_vchan_dir, *cfg_default_user;
@@ -146,6 +147,14 @@ struct qubesd {
         struct ask_agent *ask_agent;            /* NULL: none registered */
         struct ask_call *ask_calls;             /* questions waiting for the agent */
         struct qrexec_run *qrexec_runs;         /* Run calls whose data socket is open */
+
+        /* GUI: see gui-launch.c */
+        char *gui_display;                      /* the admin display; NULL: no GUI */
+        uid_t guid_uid;
+        bool have_guid_uid;                     /* --guid-uid given */
+        int gui_launcher_fd;                    /* -1: no launcher */
+        pid_t gui_launcher_pid;
+        bool gui_missing_logged;
 };
 
 /* --- hal.c --- */
@@ -236,6 +245,14 @@ void lifecycle_netvm_finished(struct qubesd *q, struct domain_run *netvm, bool o
 bool domain_is_start_time_property(const struct prop_def *p);
 /* A property's effective value as text ("" when unknown or unset). */
 void prop_text(struct qubesd *q, const struct domain *d, const char *name, char *buf, size_t size);
+
+/* --- gui-launch.c --- */
+int gui_launch_open(struct qubesd *q);          /* before the sandbox */
+void gui_launch_close(struct qubesd *q);
+/* Should this start of d run gui-agent and get a guid (feature gui, a display, native)? */
+bool gui_launch_wanted(struct qubesd *q, const struct domain *d, const struct hal_backend_ops *ops);
+void gui_launch_domain_started(struct qubesd *q, struct domain *d, struct domain_run *run);
+void gui_launch_domain_stopped(struct qubesd *q, struct domain *d);
 /* <state>/domains/<name>[/sub] */
 char *domain_dir(struct qubesd *q, const char *name, const char *sub);
 /* The directory with the domain's own root tree, when it has one (NULL otherwise). */

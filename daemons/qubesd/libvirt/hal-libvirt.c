@@ -6,6 +6,7 @@
  * from XML made of their configuration, gone from libvirt once stopped.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ const char *const hal_libvirt_syscalls[] = {
         "openat", "close", "fstat", "newfstatat", "statx", "readlink", "getdents64", "uname",
         "pipe2", "eventfd2", "dup", "dup3", "bind", "getrlimit", "prlimit64",
         "sched_setaffinity", "getpgrp", "setsid", "umask", "mkdir", "unlink",
+        /* remote URIs (qemu+tcp, qemu+ssh): TCP options of the connection */
+        "setsockopt", "getsockopt", "getsockname", "getpeername",
         NULL,
 };
 
@@ -257,8 +260,11 @@ static int libvirt_start(struct hal_backend *hb, const struct hal_domain_config 
         r = hv_from_uri(b->uri, &hv);
         if (r < 0)
                 return r;
-        dir = path_join(b->channels_dir, cfg->name);
-        if (!dir || asprintf(&socket_path, "%s/virtio.%u.512.sock", dir, (unsigned) cfg->domid) < 0 ||
+        /* Named by domid, not name: a UNIX socket path must fit in 108 bytes
+         * whatever the domain's name. */
+        if (asprintf(&dir, "%s/%" PRIu32, b->channels_dir, cfg->domid) < 0)
+                return -ENOMEM;
+        if (asprintf(&socket_path, "%s/virtio.%u.512.sock", dir, (unsigned) cfg->domid) < 0 ||
             asprintf(&log_path, "%s/console.log", dir) < 0)
                 return -ENOMEM;
         if (hv != LIBVIRT_HV_TEST) {
@@ -427,7 +433,9 @@ static int libvirt_control_channel(struct hal_backend *hb, const char *name, enu
         enum libvirt_hv hv = LIBVIRT_HV_QEMU;
         int r, n;
 
-        if (!running_domain(b, name, &r))
+        struct libvirt_domain *d = running_domain(b, name, &r);
+
+        if (!d)
                 return r;
         (void) hv_from_uri(b->uri, &hv);
         if (hv == LIBVIRT_HV_XEN) {
@@ -435,7 +443,7 @@ static int libvirt_control_channel(struct hal_backend *hb, const char *name, enu
                 n = snprintf(ret_dir, dir_size, "%s", "");
         } else {
                 *ret_backend = VCHAN_VIRTIO;
-                n = snprintf(ret_dir, dir_size, "%s/%s", b->channels_dir, name);
+                n = snprintf(ret_dir, dir_size, "%s/%" PRIu32, b->channels_dir, d->domid);
         }
         return n < 0 || (size_t) n >= dir_size ? -ENAMETOOLONG : 0;
 }

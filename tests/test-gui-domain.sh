@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The GUI of real native domains: a private stack whose qubesd shows windows
+# on an Xvfb admin display; two domains with the feature gui (work blue,
+# personal green) run gui-agent, qubesd starts one guid each (not as root);
+# `qubes-ctl run` starts xev (a window that logs the keys it gets) in work
+# and xeyes in personal; both appear with their [name] titles and exact frame
+# colors; keys typed into work's window reach work only; stopping work removes its window and its guid while
+# personal's stays.
+set -uo pipefail
+
+build=${ODYSSEY_BUILDDIR:?run through make check}
+src=${ODYSSEY_SRCDIR:?run through make check}
+ctl=$build/client/qubes-ctl
+probe=$build/tests/gui-probe
+export ODYSSEY_BUILD=$build
+unset QUBES_ADMIN_ADDRESS DISPLAY
+
+for tool in Xvfb xev xeyes xdotool; do
+        command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+
+tmp=$(mktemp -d /tmp/test-gui-domain.XXXXXX)
+chmod 755 "$tmp"
+root=$tmp/s
+xvfb_pid=
+cleanup() {
+        if [ -d "$root/run" ]; then
+                timeout 60 "$ctl" shutdown --all --wait --timeout 5 >/dev/null 2>&1
+                timeout 60 "$src/tools/stack" stop --root "$root" >/dev/null 2>&1
+        fi
+        [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null && wait "$xvfb_pid" 2>/dev/null
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+die() { echo "FATAL: $*"; for f in "$root"/log/*.log; do echo "== $f"; tail -30 "$f"; done; exit 1; }
+wait_for() {
+        local n=$(( $1 * 10 )); shift
+        for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
+        return 1
+}
+free_display() {
+        for d in $(seq "$1" $(($1 + 60))); do
+                [ -e /tmp/.X11-unix/X$d ] || [ -e /tmp/.X$d-lock ] || { echo $d; return; }
+        done
+}
+
+admin=$(free_display 201)
+Xvfb :$admin -screen 0 1280x1024x24 -nolisten tcp >"$tmp/xvfb.log" 2>&1 &
+xvfb_pid=$!
+wait_for 30 env DISPLAY=:$admin xdotool getmouselocation >/dev/null 2>&1 || { echo "SKIP: Xvfb cannot run"; exit 77; }
+
+timeout 120 "$src/tools/stack" start --root "$root" --arg qubesd=--gui-display=:$admin >"$tmp/stack.out" 2>&1 \
+        || { cat "$tmp/stack.out"; die "stack did not start"; }
+export QUBES_ADMIN_ADDRESS="unix:path=$root/run/admin.sock"
+guid_uid=$(awk '$1 == "uid" && $2 == "guid" { print $3 }' "$root/run/roles")
+
+"$ctl" create debian --class TemplateVM --label black >/dev/null || die "create template"
+"$ctl" global-prefs default_template debian || die "default_template"
+for spec in work:blue personal:green; do
+        "$ctl" create "${spec%%:*}" --class AppVM --label "${spec##*:}" >/dev/null || die "create $spec"
+        "$ctl" features "${spec%%:*}" gui 1 || die "feature gui on ${spec%%:*}"
+done
+"$ctl" start work personal || die "start"
+
+# one guid per domain, as the guid role's uid
+guid_of() { pgrep -u "$guid_uid" -f -- "^guid --domain $1 .*--vchan-dir $root/" | head -n 1; }
+wait_for 30 sh -c "pgrep -f -- '^guid --domain work .*$root/' >/dev/null && pgrep -f -- '^guid --domain personal .*$root/' >/dev/null" \
+        || die "qubesd did not start a guid for each domain"
+work_guid=$(guid_of work)
+[ "$(stat -c %u /proc/"$work_guid")" = "$guid_uid" ] && ok "guid runs as the guid role's uid ($guid_uid)" \
+        || fail "work's guid runs as uid $(stat -c %u /proc/"$work_guid"), not $guid_uid"
+tr '\0' ' ' </proc/"$work_guid"/cmdline | grep -q -- "--label blue " || fail "work's guid was not given its label"
+
+# the commands, as a user would start them (no --pass-io)
+"$ctl" run work 'sh -c "xev -name hello -geometry 300x200+30+40 -event keyboard >/tmp/keys"' \
+        || fail "qubes-ctl run work xev"
+"$ctl" run personal 'xeyes -geometry 200x150+400+300' || fail "qubes-ctl run personal xeyes"
+
+export DISPLAY=:$admin
+W=$("$probe" find work) || die "work's window did not appear on the admin display"
+P=$("$probe" find personal) || die "personal's xeyes did not appear on the admin display"
+wait_for 10 sh -c "'$probe' info $W | grep -qx 'title \[work\] hello'" && ok "work's window is titled [work] hello" \
+        || fail "work's title: $("$probe" info "$W" | grep ^title)"
+wait_for 10 sh -c "'$probe' info $P | grep -q '^title \[personal\] '" && ok "personal's window has a [personal] title" \
+        || fail "personal's title: $("$probe" info "$P" | grep ^title)"
+"$probe" frame "$W" 0x3465a4 && ok "work's frame is exactly blue" || fail "work's frame is not exactly blue"
+"$probe" frame "$P" 0x73d216 && ok "personal's frame is exactly green" || fail "personal's frame is not exactly green"
+
+# keys typed into work's window reach work's program, and nowhere else
+xdotool windowfocus --sync "$W"
+xdotool type --delay 30 'odyssey'
+keys() { timeout 60 "$ctl" run --pass-io "$1" 'grep -c "(keysym 0x79, y)" /tmp/keys 2>/dev/null' 2>/dev/null; }
+wait_for 20 sh -c "[ \"\$(QUBES_ADMIN_ADDRESS='$QUBES_ADMIN_ADDRESS' timeout 60 '$ctl' run --pass-io work 'grep -c \"(keysym 0x79, y)\" /tmp/keys' 2>/dev/null)\" -ge 2 ]" \
+        && ok "keys typed into work's window reach work" || fail "work's program did not get the typed keys"
+[ "$(keys personal)" = "" ] && ok "personal got none of them" || fail "personal got keys: $(keys personal)"
+
+# stopping work removes its window and its guid; personal's stays
+"$ctl" shutdown work --wait --timeout 20 || fail "shutdown work"
+wait_for 20 sh -c "[ \"\$('$probe' count work)\" = 0 ]" && ok "work's window is gone with work" \
+        || fail "work's window stayed after it stopped"
+wait_for 20 sh -c "! kill -0 $work_guid 2>/dev/null" && ok "work's guid is gone with work" \
+        || fail "work's guid is still running: $(ps -o pid,uid,stat,args -p "$work_guid" | tail -n 1)"
+[ "$("$probe" count personal)" -ge 1 ] && kill -0 "$(guid_of personal)" 2>/dev/null \
+        && ok "personal's window and guid stay" || fail "personal's window or guid went away too"
+"$probe" frame "$P" 0x73d216 || fail "personal's frame changed"
+
+[ "$failures" -eq 0 ] || { for f in "$root"/log/*.log; do echo "== $f"; tail -20 "$f"; done; exit 1; }
+echo "all GUI domain checks passed"
+exit 0
