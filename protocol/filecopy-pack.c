@@ -208,7 +208,8 @@ int filecopy_send_end(struct filecopy_sender *s, int in_fd) {
 
         filecopy_header_encode(&end, buf);
         r = send_bytes(s, buf, sizeof(buf));
-        if (r < 0)
+        /* A receiver that refused the copy stopped reading: its result says why. */
+        if (r < 0 && r != -EPIPE)
                 return r;
         return filecopy_read_result(s, in_fd);
 }
