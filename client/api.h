@@ -75,3 +75,10 @@ char *api_domain_prop_text(const struct api_domain *d, const char *property);
  * message, append to it, then send it with api_call(). */
 int api_new_manager_call(sd_bus *bus, const char *method, sd_bus_message **ret);
 int api_call(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **reply, const char *domain);
+
+/* cmd-run.c: run `command` in domain `name` through qubesd's Run and the
+ * qrexec data stream, with in/out/err (taken over, closed; -1 = none) as the
+ * command's stdin/stdout/stderr.  The remote exit status (0..255; 125 a local
+ * problem, 255 the connection was lost), or a negative errno from the API. */
+int ctl_run_with_fds(sd_bus *bus, const char *name, const char *user, const char *command, bool autostart,
+                     int in, int out, int err);

@@ -42,8 +42,9 @@ static void on_signal(int sig) {
         interrupted = sig;
 }
 
-/* Wait for the agent on the adopted socket; then HELLO both ways and the stream. */
-static int stream_over(int listen_fd, bool pass_io) {
+/* Wait for the agent on the adopted socket; then HELLO both ways and the
+ * stream between the domain and in/out/err (taken over: closed here). */
+static int stream_over(int listen_fd, int in, int out, int err) {
         struct vchan *v = NULL;
         uint32_t version;
         int r;
@@ -52,7 +53,8 @@ static int stream_over(int listen_fd, bool pass_io) {
         if (r < 0) {
                 close(listen_fd);
                 ctl_error_errno(r, "cannot use the data socket qubesd gave");
-                return EXIT_LOCAL_PROBLEM;
+                r = EXIT_LOCAL_PROBLEM;
+                goto close_fds;
         }
         for (uint64_t deadline = now_usec() + RUN_CONNECT_TIMEOUT_MS * UINT64_C(1000);
              vchan_is_open(v) == VCHAN_WAITING;) {
@@ -61,7 +63,8 @@ static int stream_over(int listen_fd, bool pass_io) {
                 if (now >= deadline) {
                         ctl_error("the domain's agent did not connect within %d s", RUN_CONNECT_TIMEOUT_MS / 1000);
                         vchan_close(v);
-                        return EXIT_CONNECTION_LOST;
+                        r = EXIT_CONNECTION_LOST;
+                        goto close_fds;
                 }
                 r = poll(&p, 1, (int) ((deadline - now) / 1000) + 1);
                 if (r < 0 && errno != EINTR)
@@ -72,47 +75,74 @@ static int stream_over(int listen_fd, bool pass_io) {
         if (vchan_is_open(v) != VCHAN_CONNECTED) {
                 ctl_error("the domain's agent did not connect");
                 vchan_close(v);
-                return EXIT_CONNECTION_LOST;
+                r = EXIT_CONNECTION_LOST;
+                goto close_fds;
         }
         r = qrexec_stream_handshake(v, RUN_HANDSHAKE_TIMEOUT_MS, &version);
         if (r < 0) {
                 ctl_error_errno(r, "qrexec handshake with the domain's agent failed");
                 vchan_close(v);
-                return EXIT_CONNECTION_LOST;
+                r = EXIT_CONNECTION_LOST;
+                goto close_fds;
         }
-        /* the stream closes what it is given: dups keep our stdio */
-        int in = pass_io ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
-        int out = pass_io ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
-        int err = pass_io ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
         r = qrexec_stream_run_client(v, version, in, out, err, NULL);
         vchan_close(v);
         if (r < 0) {
                 ctl_error_errno(r, "the connection to the domain broke");
                 return EXIT_CONNECTION_LOST;
         }
-        return pass_io ? r : 0;
+        return r;
+
+close_fds:
+        for (int i = 0, fds[3] = { in, out, err }; i < 3; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        return r;
+}
+
+int ctl_run_with_fds(sd_bus *bus, const char *name, const char *user, const char *command, bool autostart,
+                     int in, int out, int err) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int fd, r;
+        uint32_t port;
+
+        r = api_call_domain(bus, name, "Run", autostart ? API_LIFECYCLE_TIMEOUT_USEC : API_TIMEOUT_USEC, &reply,
+                            "ssbb", user ?: "", command, false, autostart);
+        if (r >= 0) {
+                r = sd_bus_message_read(reply, "hu", &fd, &port);
+                if (r < 0)
+                        r = ctl_error_errno(r, "Run: unexpected reply");
+        }
+        if (r >= 0 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+                r = ctl_error_errno(errno, "cannot keep the data socket");
+        if (r < 0) {
+                for (int i = 0, fds[3] = { in, out, err }; i < 3; i++)
+                        if (fds[i] >= 0)
+                                close(fds[i]);
+                return r;
+        }
+        return stream_over(fd, in, out, err);
 }
 
 /* Run in `name`: 0.. the exit status, or a ctl status (negative: a helper's -errno). */
 static int run_in(sd_bus *bus, const char *name, const char *command, const struct run_options *o, bool wait) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int fd, r;
-        uint32_t port;
-        bool just_exec = !wait;
+        int r;
 
-        r = api_call_domain(bus, name, "Run", o->autostart ? API_LIFECYCLE_TIMEOUT_USEC : API_TIMEOUT_USEC, &reply,
-                            "ssbb", o->user ?: "", command, just_exec, o->autostart);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "hu", &fd, &port);
-        if (r < 0)
-                return ctl_error_errno(r, "Run: unexpected reply");
-        if (just_exec)
-                return 0;       /* started; the fd goes with the reply */
-        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return ctl_error_errno(errno, "cannot keep the data socket");
-        return stream_over(fd, o->pass_io);
+        if (wait) {
+                /* the stream closes what it is given: dups keep our stdio */
+                int in = o->pass_io ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
+                int out = o->pass_io ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
+                int err = o->pass_io ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
+
+                r = ctl_run_with_fds(bus, name, o->user, command, o->autostart, in, out, err);
+                if (o->pass_io || r < 0 || r == EXIT_LOCAL_PROBLEM || r == EXIT_CONNECTION_LOST)
+                        return r;
+                return 0;
+        }
+        /* just_exec: started; the fd that comes with the reply is not used */
+        return api_call_domain(bus, name, "Run", o->autostart ? API_LIFECYCLE_TIMEOUT_USEC : API_TIMEOUT_USEC,
+                               &reply, "ssbb", o->user ?: "", command, true, o->autostart);
 }
 
 /* --dispvm: the stream in a child; here, the disposable's life. */

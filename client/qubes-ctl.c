@@ -23,7 +23,7 @@ static const struct ctl_command *const commands[] = {
         &ctl_command_start, &ctl_command_shutdown, &ctl_command_kill, &ctl_command_pause,
         &ctl_command_unpause, &ctl_command_prefs, &ctl_command_tags, &ctl_command_features,
         &ctl_command_labels, &ctl_command_global_prefs, &ctl_command_events, &ctl_command_template,
-        &ctl_command_run, &ctl_command_policy, &ctl_command_ask_agent,
+        &ctl_command_run, &ctl_command_copy, &ctl_command_policy, &ctl_command_ask_agent,
 };
 
 void ctl_error(const char *fmt, ...) {

@@ -35,6 +35,8 @@ die() { echo "FATAL: $*"; for f in "$root"/log/*.log; do echo "== $f"; tail -30 
 
 # in DOMAIN SCRIPT: run a shell script in DOMAIN (stdin passed), output in $out, status in $rc.
 inq() { local d=$1; shift; out=$(timeout 120 "$ctl" run --pass-io "$d" "$1" 2>"$tmp/err"); rc=$?; err=$(<"$tmp/err"); }
+# inq_bash DOMAIN SCRIPT: the same, the script read by bash from stdin.
+inq_bash() { out=$(printf '%s\n' "$2" | timeout 300 "$ctl" run --pass-io "$1" 'bash -s' 2>"$tmp/err"); rc=$?; err=$(<"$tmp/err"); }
 expect() { # WHAT STATUS OUTPUT-REGEX
         if [ "$rc" -ne "$2" ]; then fail "$1: status $rc, wanted $2 (stderr: $err; out: $out)"; return 1; fi
         if [ -n "$3" ] && ! grep -Eq -- "$3" <<<"$out"; then fail "$1: output does not match /$3/: $out"; return 1; fi
@@ -140,6 +142,33 @@ grep -q 'disp[0-9]' "$root/log/qrexec-policyd.log" && ok "disposable: the call w
 # qubes-ctl run --dispvm
 out=$(timeout 120 "$ctl" run --pass-io --dispvm=dvm 'hostname' 2>&1); rc=$?
 expect "qubes-ctl run --dispvm runs in a disposable" 0 '^disp[0-9]+$'
+
+# ------------------------------------------------------------ file copy
+make_files='set -e; d=$HOME/out; rm -rf "$d"; mkdir -p "$d/tree/sub dir"; cd "$d"
+: >empty; printf x >one; head -c 100000000 /dev/urandom >big
+printf a >"tree/with space"; printf b >"tree/new
+line"; printf c >"tree/-dash"; printf d >"tree/sub dir/ünïcødé"; ln -s "../-dash" "tree/sub dir/link"
+find . \( -type f -o -type l \) -print0 | LC_ALL=C sort -z | while IFS= read -r -d "" f; do printf "%s %q\n" "$(sha256sum <"$f" | cut -c1-16)" "$f"; done'
+list_files='set -e; cd ~/QubesIncoming/work; find . \( -type f -o -type l \) -print0 | LC_ALL=C sort -z | while IFS= read -r -d "" f; do printf "%s %q\n" "$(sha256sum <"$f" | cut -c1-16)" "$f"; done'
+inq_bash work "$make_files"
+expect "file copy: the files to send are made" 0 '\./big$'
+sums_sent=$out
+inq work "cd ~/out && $agents/qvm-copy-to-vm personal empty one big tree"
+expect "file copy: qvm-copy-to-vm of 0 B, 1 B, 100 MB and a tree with odd names" 0 ''
+inq_bash personal "$list_files"
+if [ "$out" = "$sums_sent" ]; then ok "file copy: every file arrived intact in ~/QubesIncoming/work"; else
+        fail "file copy: what arrived differs: sent [$sums_sent] got [$out]"; fi
+inq personal 'readlink ~/QubesIncoming/work/tree/"sub dir"/link'
+expect "file copy: a symlink inside the copy stays a symlink" 0 '^\.\./-dash$'
+mkdir -p "$tmp/admin/dir" && echo "from the admin domain" >"$tmp/admin/note" && printf z >"$tmp/admin/dir/odd name"
+out=$(timeout 120 "$ctl" copy "$tmp/admin/note" "$tmp/admin/dir" personal 2>&1); rc=$?
+expect "qubes-ctl copy: files from the admin domain" 0 ''
+inq personal 'cat ~/QubesIncoming/dom0/note && cat ~/QubesIncoming/dom0/dir/"odd name"'
+expect "qubes-ctl copy: they are in ~/QubesIncoming/dom0" 0 '^from the admin domain$'
+out=$(timeout 120 "$ctl" copy "$tmp/admin/note" personal 2>&1); rc=$?
+expect "qubes-ctl copy: nothing is overwritten" 1 'File exists'
+inq untrusted "cd /tmp && echo x >f && $agents/qvm-copy-to-vm personal f"
+[ "$rc" -ne 0 ] && ok "file copy: refused for untrusted (status $rc)" || fail "untrusted could copy to personal"
 
 # ------------------------------------------------------------ hostile caller
 inq untrusted "for i in \$(seq 300); do $qcvm work test.Echo </dev/null >/dev/null 2>&1 & done; wait; echo burst-done"

@@ -58,7 +58,7 @@ check "sourcing it registers _qubes_ctl for qubes-ctl" \
         bash -c 'source "$1" && complete -p qubes-ctl | grep -q -- "-F _qubes_ctl qubes-ctl$"' _ "$completion"
 
 expect "qubes-ctl pre<TAB> → prefs" "prefs" pre
-expect "qubes-ctl <TAB>: every command" "$(printf '%s\n' ls create clone remove start shutdown kill pause unpause prefs tags features labels global-prefs events template run policy ask-agent help)" ""
+expect "qubes-ctl <TAB>: every command" "$(printf '%s\n' ls create clone remove start shutdown kill pause unpause prefs tags features labels global-prefs events template run copy policy ask-agent help)" ""
 expect "qubes-ctl s<TAB>" $'start\nshutdown' s
 expect "global options" $'--address\n--reply-timeout\n--help\n--version' --
 expect "--re<TAB>" "--reply-timeout" --re

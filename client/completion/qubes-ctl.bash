@@ -47,7 +47,7 @@ _qubes_ctl_values() {
 
 _qubes_ctl() {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-        local commands="ls create clone remove start shutdown kill pause unpause prefs tags features labels global-prefs events template run policy ask-agent help"
+        local commands="ls create clone remove start shutdown kill pause unpause prefs tags features labels global-prefs events template run copy policy ask-agent help"
         local options_with_value=" --address --fields --tags --class -C --label -l --template -t --prop -p --timeout --suite "
         local i cmd="" cmd_index=0 words="" opts=""
         local args=()
@@ -150,6 +150,9 @@ _qubes_ctl() {
                 ((${#args[@]} == 0)) && words="build" ;;
         run) opts="--user --pass-io --no-autostart --dispvm --help"
              ((${#args[@]} == 0)) && words=$(_qubes_ctl_domains) ;;
+        copy) opts="--help"
+              COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "$(_qubes_ctl_domains)" -- "$cur"))
+              return ;;
         policy) opts="--help"; ((${#args[@]} == 0)) && words="status" ;;
         ask-agent) opts="--answer --deny --help" ;;
         help) ((${#args[@]} == 0)) && words=$commands ;;
