@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The Hypervisor Abstraction Layer: how qubesd drives an isolation provider.
- * A domain's `backend` property names one ("native" today; "libvirt:URI"
- * with the libvirt issue).  Every operation is asynchronous: it returns 0 once
+ * A domain's `backend` property names one: "native" or "libvirt:URI"
+ * (daemons/qubesd/libvirt/).  Every operation is asynchronous: it returns 0 once
  * under way (or -errno at once) and reports its result through a callback on
  * qubesd's sd-event loop; state changes that nobody asked for (a domain that
  * exits or crashes) come through the backend's event callback.  Nothing here
