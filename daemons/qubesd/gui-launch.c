@@ -71,26 +71,51 @@ enum {
         ACL_TAG_OTHER = 0x20,
 };
 
-/* dir's mode as an ACL plus "user uid: search only"; -EOPNOTSUPP without ACLs. */
-static int grant_search(const char *dir, uid_t uid) {
+/* path's mode as an ACL plus "user uid: perm" (1 search, 6 read+write);
+ * -EOPNOTSUPP without ACLs. */
+static int grant_access(const char *path, uid_t uid, uint16_t perm) {
         struct {
                 uint32_t version;
                 struct acl_entry_xattr e[5];
         } acl;      /* 4 + 5 * 8 bytes: no padding */
         struct stat st;
 
-        if (stat(dir, &st) < 0)
+        if (stat(path, &st) < 0)
                 return -errno;
         uint16_t group = (st.st_mode >> 3) & 7;
         acl.version = 2;
         acl.e[0] = (struct acl_entry_xattr) { ACL_TAG_USER_OBJ, (st.st_mode >> 6) & 7, UINT32_MAX };
-        acl.e[1] = (struct acl_entry_xattr) { ACL_TAG_USER, 1, (uint32_t) uid };
+        acl.e[1] = (struct acl_entry_xattr) { ACL_TAG_USER, perm, (uint32_t) uid };
         acl.e[2] = (struct acl_entry_xattr) { ACL_TAG_GROUP_OBJ, group, UINT32_MAX };
-        acl.e[3] = (struct acl_entry_xattr) { ACL_TAG_MASK, group | 1, UINT32_MAX };
+        acl.e[3] = (struct acl_entry_xattr) { ACL_TAG_MASK, group | perm, UINT32_MAX };
         acl.e[4] = (struct acl_entry_xattr) { ACL_TAG_OTHER, st.st_mode & 7, UINT32_MAX };
-        if (setxattr(dir, "system.posix_acl_access", &acl, sizeof(acl), 0) < 0)
+        if (setxattr(path, "system.posix_acl_access", &acl, sizeof(acl), 0) < 0)
                 return errno == ENOTSUP ? -EOPNOTSUPP : -errno;
         return 0;
+}
+
+/* guid asks qrexec-policyd before a paste: let its uid reach policy.sock
+ * (a symlink into policyd's own directory) and nothing else of policyd's.
+ * Without it every paste is refused, which is safe, so failures only log. */
+static void grant_policy_socket(const struct launcher *l) {
+        _cleanup_free_ char *link = path_join(l->runtime_dir, "policy.sock"), *sock = NULL;
+        int r;
+
+        if (!link || !(sock = realpath(link, NULL))) {
+                log_notice("No policy socket at %s yet: pastes are refused until guid can reach it",
+                           link ?: "policy.sock");
+                return;
+        }
+        char *slash = strrchr(sock, '/');
+        if (!slash || slash == sock)
+                return;
+        *slash = '\0';
+        r = grant_access(sock, l->uid, 1);
+        *slash = '/';
+        if (r >= 0)
+                r = grant_access(sock, l->uid, 6);
+        if (r < 0)
+                log_notice("Cannot let guid reach %s (%s): pastes are refused", sock, strerror(-r));
 }
 
 /* The global clipboard dir, the guids' own. */
@@ -161,7 +186,7 @@ static void start_guid(struct launcher *l, uint32_t domid, const char *name, con
                 return;
         }
         if (l->uid != 0) {
-                r = grant_search(vchan_dir, l->uid);
+                r = grant_access(vchan_dir, l->uid, 1);
                 if (r == -EOPNOTSUPP && stat(vchan_dir, &st) == 0) {
                         log_notice("%s: no ACLs on %s; its guid gets the domain's group", name, vchan_dir);
                         domain_gid = st.st_gid;
@@ -171,6 +196,8 @@ static void start_guid(struct launcher *l, uint32_t domid, const char *name, con
                         return;
                 }
         }
+        if (l->uid != 0)
+                grant_policy_socket(l);
         pid_t pid = fork();
         if (pid < 0) {
                 log_error_errno(errno, "%s: cannot fork its guid: %m", name);
