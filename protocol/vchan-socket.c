@@ -23,57 +23,10 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "util.h"
 #include "vchan-socket.h"
-
-#define SOCKET_RING_DEFAULT ((size_t) 64 * 1024)
-/* Client connect retries back off between these (an inotify event on the
- * directory brings the next attempt back to the minimum). */
-#define RETRY_MIN_MSEC 1
-#define RETRY_MAX_MSEC 200
-/* A peer that is starting (a domain's agent) usually appears within tens of
- * milliseconds: keep to the minimum for this many attempts before backing
- * off, so the connection is made within a millisecond of the server. */
-#define RETRY_FAST_COUNT 100
-
-static void close_fd(int *fd) {
-        if (*fd >= 0)
-                close(*fd);
-        *fd = -1;
-}
-
-/* Unregister before closing: a forked child may share the file, and epoll
- * keeps watching a file as long as anyone holds it open. */
-static void epoll_forget(struct vchan_socket *s, int *fd) {
-        if (*fd < 0)
-                return;
-        (void) epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, *fd, NULL);
-        close_fd(fd);
-}
-
-static int epoll_add(struct vchan_socket *s, int fd, uint32_t events) {
-        struct epoll_event ev = { .events = events, .data.fd = fd };
-
-        return epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
-}
-
-static int ring_alloc(struct vchan_ring *r, size_t min) {
-        size_t size = 1;
-
-        if (min == 0)
-                min = SOCKET_RING_DEFAULT;
-        while (size < min)
-                size <<= 1;
-        r->buf = malloc(size);
-        if (!r->buf)
-                return -ENOMEM;
-        r->size = size;
-        r->consumed = r->produced = 0;
-        return 0;
-}
 
 static int socket_address(const struct vchan_endpoint *ep, int server_domid, int client_domid,
                           struct sockaddr_un *ret) {
@@ -92,34 +45,23 @@ static int socket_address(const struct vchan_endpoint *ep, int server_domid, int
 
 static void socket_close(struct vchan *v);
 
-static int socket_new(const struct vchan_endpoint *ep, size_t read_min, size_t write_min,
-                      struct vchan_socket **ret) {
+static int socket_new(size_t read_min, size_t write_min, struct vchan_socket **ret) {
         struct vchan_socket *s;
         int r;
 
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        s->base.ops = &vchan_socket_ops;
-        s->blocking = true;     /* libvchan's default */
-        s->listen_fd = s->retry_timer_fd = s->dir_watch_fd = s->sock_fd = -1;
-        s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-        if (s->epoll_fd < 0) {
-                r = -errno;
-                goto fail;
+        s->listen_fd = s->dir_watch_fd = -1;
+        r = vchan_stream_init(&s->stream, &vchan_socket_ops, &vchan_socket_stream_ops);
+        if (r >= 0)
+                r = vchan_stream_alloc_rings(&s->stream, read_min, write_min);
+        if (r < 0) {
+                socket_close(&s->stream.base);
+                return r;
         }
-        r = ring_alloc(&s->rx, read_min);
-        if (r < 0)
-                goto fail;
-        r = ring_alloc(&s->tx, write_min);
-        if (r < 0)
-                goto fail;
         *ret = s;
         return 0;
-
-fail:
-        socket_close(&s->base);
-        return r;
 }
 
 static void raise_buffer(int fd, int option, size_t ring_size) {
@@ -133,18 +75,19 @@ static void raise_buffer(int fd, int option, size_t ring_size) {
 }
 
 static void become_connected(struct vchan_socket *s, int fd) {
-        epoll_forget(s, &s->listen_fd);
-        epoll_forget(s, &s->retry_timer_fd);
-        epoll_forget(s, &s->dir_watch_fd);
-        s->sock_fd = fd;
-        s->sock_events = 0;
+        vchan_stream_epoll_forget(&s->stream, &s->listen_fd);
+        vchan_stream_epoll_forget(&s->stream, &s->stream.retry_timer_fd);
+        vchan_stream_epoll_forget(&s->stream, &s->dir_watch_fd);
+        s->stream.fd = fd;
+        s->stream.fd_events = 0;
         s->phase = PHASE_CONNECTED;
+        s->stream.connected = true;
 
         /* Socket buffers of at least a ring's worth, so large rings keep the
          * socket busy; never below the system default, which the raw-socket
          * throughput depends on.  The kernel doubles and clamps the values. */
-        raise_buffer(fd, SO_SNDBUF, s->tx.size);
-        raise_buffer(fd, SO_RCVBUF, s->rx.size);
+        raise_buffer(fd, SO_SNDBUF, s->stream.tx.size);
+        raise_buffer(fd, SO_RCVBUF, s->stream.rx.size);
 }
 
 /* 1: a client was accepted; 0: none yet. */
@@ -162,40 +105,15 @@ static int accept_client(struct vchan_socket *s) {
         return 1;
 }
 
-static int arm_retry_timer(struct vchan_socket *s, long msec) {
-        struct itimerspec its = {
-                .it_value.tv_sec = msec / 1000,
-                .it_value.tv_nsec = msec > 0 ? (msec % 1000) * 1000000L : 1,
-        };
-
-        return timerfd_settime(s->retry_timer_fd, 0, &its, NULL) < 0 ? -errno : 0;
-}
-
-/* Empty a non-blocking timerfd or inotify fd; true when it had something. */
-static bool drain(int fd) {
-        uint8_t buf[4096] __attribute__((aligned(8)));
-        bool any = false;
-
-        if (fd < 0)
-                return false;
-        while (read(fd, buf, sizeof(buf)) > 0)
-                any = true;
-        return any;
-}
-
 /* 0: connected; 1: no server yet (ENOENT: no file; ECONNREFUSED: nobody
  * listening on it; EAGAIN: its one-slot backlog is taken). */
 static int try_connect(struct vchan_socket *s) {
         _cleanup_close_ int fd = -1;
+        int r;
 
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (const struct sockaddr *) &s->address, sizeof(s->address)) < 0) {
-                if (errno == ENOENT || errno == ECONNREFUSED || errno == EAGAIN || errno == EINTR)
-                        return 1;
-                return -errno;
-        }
+        r = vchan_stream_try_connect(&s->address, &fd);
+        if (r != 0)
+                return r;
         /* Non-blocking only for connect(): see vchan-socket-io.c. */
         if (fcntl(fd, F_SETFL, 0) < 0)
                 return -errno;
@@ -212,24 +130,18 @@ static int socket_client_init_finish(struct vchan *v) {
         if (s->phase != PHASE_CONNECTING)
                 return -EINVAL;
 
-        if (drain(s->dir_watch_fd)) {
-                s->retry_msec = RETRY_MIN_MSEC;        /* something appeared: look soon */
-                s->fast_retries = 0;
-        }
-        (void) drain(s->retry_timer_fd);
+        if (vchan_stream_drain(s->dir_watch_fd))
+                vchan_stream_retry_soon(&s->stream);    /* something appeared: look soon */
+        (void) vchan_stream_drain(s->stream.retry_timer_fd);
 
         r = try_connect(s);
         if (r < 0)
                 return r;
         if (r == 0)
-                return vchan_socket_exchange(s);     /* bytes written while connecting go out now */
+                return vchan_stream_exchange(&s->stream);  /* bytes written while connecting go out now */
 
-        r = arm_retry_timer(s, s->retry_msec);
-        if (r < 0)
-                return r;
-        if (++s->fast_retries > RETRY_FAST_COUNT)
-                s->retry_msec = s->retry_msec * 2 > RETRY_MAX_MSEC ? RETRY_MAX_MSEC : s->retry_msec * 2;
-        return 1;
+        r = vchan_stream_retry_later(&s->stream);
+        return r < 0 ? r : 1;
 }
 
 int vchan_socket_publish(int fd, const struct sockaddr_un *final, int backlog) {
@@ -278,7 +190,7 @@ static int socket_server_init(const struct vchan_endpoint *ep, size_t read_min, 
         struct vchan_socket *s = NULL;
         int r;
 
-        r = socket_new(ep, read_min, write_min, &s);
+        r = socket_new(read_min, write_min, &s);
         if (r < 0)
                 return r;
         r = socket_address(ep, ep->local_domid, ep->remote_domid, &s->address);
@@ -295,16 +207,16 @@ static int socket_server_init(const struct vchan_endpoint *ep, size_t read_min, 
         r = vchan_socket_publish(s->listen_fd, &s->address, 1);
         if (r < 0)
                 goto fail;
-        r = epoll_add(s, s->listen_fd, EPOLLIN);
+        r = vchan_stream_epoll_add(&s->stream, s->listen_fd, EPOLLIN);
         if (r < 0)
                 goto fail;
 
         s->phase = PHASE_LISTENING;
-        *ret = &s->base;
+        *ret = &s->stream.base;
         return 0;
 
 fail:
-        socket_close(&s->base);
+        socket_close(&s->stream.base);
         return r;
 }
 
@@ -339,17 +251,17 @@ int vchan_server_adopt(int listen_fd, size_t read_min, size_t write_min, struct 
         if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0)
                 return -errno;
 
-        r = socket_new(NULL, read_min, write_min, &s);
+        r = socket_new(read_min, write_min, &s);
         if (r < 0)
                 return r;
-        r = epoll_add(s, listen_fd, EPOLLIN);
+        r = vchan_stream_epoll_add(&s->stream, listen_fd, EPOLLIN);
         if (r < 0) {
-                socket_close(&s->base);
+                socket_close(&s->stream.base);
                 return r;
         }
         s->listen_fd = listen_fd;
         s->phase = PHASE_LISTENING;
-        *ret = &s->base;
+        *ret = &s->stream.base;
         return 0;
 }
 
@@ -357,24 +269,18 @@ static int socket_client_init_async(const struct vchan_endpoint *ep, struct vcha
         struct vchan_socket *s = NULL;
         int r;
 
-        r = socket_new(ep, 0, 0, &s);
+        r = socket_new(0, 0, &s);
         if (r < 0)
                 return r;
         r = socket_address(ep, ep->remote_domid, ep->local_domid, &s->address);
         if (r < 0)
                 goto fail;
         s->phase = PHASE_CONNECTING;
-        s->retry_msec = RETRY_MIN_MSEC;
 
-        s->retry_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        if (s->retry_timer_fd < 0) {
-                r = -errno;
-                goto fail;
-        }
-        r = epoll_add(s, s->retry_timer_fd, EPOLLIN);
+        r = vchan_stream_add_retry_timer(&s->stream);
         if (r < 0)
                 goto fail;
-        r = arm_retry_timer(s, 0);      /* readable at once: the first attempt */
+        r = vchan_stream_arm_retry_timer(&s->stream, 0);        /* readable at once: the first attempt */
         if (r < 0)
                 goto fail;
 
@@ -383,14 +289,14 @@ static int socket_client_init_async(const struct vchan_endpoint *ep, struct vcha
         s->dir_watch_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         if (s->dir_watch_fd >= 0 &&
             (inotify_add_watch(s->dir_watch_fd, ep->socket_dir, IN_CREATE | IN_MOVED_TO) < 0 ||
-             epoll_add(s, s->dir_watch_fd, EPOLLIN) < 0))
-                close_fd(&s->dir_watch_fd);
+             vchan_stream_epoll_add(&s->stream, s->dir_watch_fd, EPOLLIN) < 0))
+                vchan_stream_close_fd(&s->dir_watch_fd);
 
-        *ret = &s->base;
+        *ret = &s->stream.base;
         return 0;
 
 fail:
-        socket_close(&s->base);
+        socket_close(&s->stream.base);
         return r;
 }
 
@@ -404,20 +310,20 @@ int vchan_socket_process(struct vchan_socket *s) {
                         return r;
                 break;
         case PHASE_CONNECTING:
-                r = socket_client_init_finish(&s->base);
+                r = socket_client_init_finish(&s->stream.base);
                 return r < 0 ? r : 0;
         case PHASE_CONNECTED:
                 break;
         }
-        return vchan_socket_exchange(s);
+        return vchan_stream_exchange(&s->stream);
 }
 
 static int socket_wait(struct vchan *v) {
         struct vchan_socket *s = to_socket(v);
         int r;
 
-        if (s->blocking) {
-                r = vchan_socket_wait_for_event(s);
+        if (s->stream.blocking) {
+                r = vchan_stream_wait_for_event(&s->stream);
                 if (r < 0)
                         return r;
         }
@@ -427,37 +333,23 @@ static int socket_wait(struct vchan *v) {
 static enum vchan_state socket_is_open(struct vchan *v) {
         struct vchan_socket *s = to_socket(v);
 
-        if (s->phase != PHASE_CONNECTED)
-                return VCHAN_WAITING;   /* also a client still looking for its server */
         /* A failed send means the peer closed; look for its EOF (or the
-         * bytes it sent before) so the answer does not lag behind. */
-        if (s->peer_gone && !s->peer_eof && vchan_ring_used(&s->rx) == 0) {
+         * bytes it sent before) so the answer does not lag behind.  Until
+         * connected: waiting, also a client still looking for its server. */
+        if (s->phase == PHASE_CONNECTED && s->stream.peer_gone && !s->stream.peer_eof &&
+            vchan_ring_used(&s->stream.rx) == 0) {
                 (void) vchan_socket_pull(s, false);
-                (void) vchan_socket_update_interest(s);
+                (void) vchan_stream_update_interest(&s->stream);
         }
-        /* After EOF the bytes still in the read ring stay readable. */
-        return s->peer_eof && vchan_ring_used(&s->rx) == 0 ? VCHAN_DISCONNECTED : VCHAN_CONNECTED;
-}
-
-static int socket_fd_for_select(struct vchan *v) {
-        return to_socket(v)->epoll_fd;
-}
-
-static void socket_set_blocking(struct vchan *v, bool blocking) {
-        to_socket(v)->blocking = blocking;
+        return vchan_stream_state(&s->stream);
 }
 
 static void socket_close(struct vchan *v) {
         struct vchan_socket *s = to_socket(v);
 
-        vchan_socket_flush(s);
-        close_fd(&s->sock_fd);
-        close_fd(&s->listen_fd);
-        close_fd(&s->retry_timer_fd);
-        close_fd(&s->dir_watch_fd);
-        close_fd(&s->epoll_fd);
-        free(s->rx.buf);
-        free(s->tx.buf);
+        vchan_stream_release(&s->stream);
+        vchan_stream_close_fd(&s->listen_fd);
+        vchan_stream_close_fd(&s->dir_watch_fd);
         free(s);
 }
 
@@ -465,13 +357,13 @@ const struct vchan_ops vchan_socket_ops = {
         .server_init = socket_server_init,
         .client_init_async = socket_client_init_async,
         .client_init_finish = socket_client_init_finish,
-        .write = vchan_socket_write,
-        .read = vchan_socket_read,
-        .data_ready = vchan_socket_data_ready,
-        .buffer_space = vchan_socket_buffer_space,
-        .fd_for_select = socket_fd_for_select,
+        .write = vchan_stream_write,
+        .read = vchan_stream_read,
+        .data_ready = vchan_stream_data_ready,
+        .buffer_space = vchan_stream_buffer_space,
+        .fd_for_select = vchan_stream_fd_for_select,
         .wait = socket_wait,
         .is_open = socket_is_open,
-        .set_blocking = socket_set_blocking,
+        .set_blocking = vchan_stream_set_blocking,
         .close = socket_close,
 };

@@ -3,18 +3,17 @@
  * State of the socket vchan backend, shared by its two files:
  *   vchan-socket.c     the connection: naming, listen/accept, connect
  *                      retries, the phases, close;
- *   vchan-socket-io.c  the bytes: rings <-> socket, read/write/send/recv,
- *                      and the epoll registration that follows the rings.
+ *   vchan-socket-io.c  the bytes: how the socket moves them for the rings,
+ *                      read/write paths and epoll registration of
+ *                      vchan-stream.c.
  */
 #pragma once
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
-#include "vchan-internal.h"
-#include "vchan-ring.h"
+#include "vchan-stream.h"
 
 enum socket_phase {
         PHASE_LISTENING,        /* server, no client yet */
@@ -23,22 +22,11 @@ enum socket_phase {
 };
 
 struct vchan_socket {
-        struct vchan base;
+        struct vchan_stream stream;     /* first: its first member is the vchan */
         enum socket_phase phase;
-        bool blocking;
-        bool peer_eof;          /* recv() returned 0: nothing more will come */
-        bool peer_gone;         /* send() failed: the peer can take nothing more */
-        bool socket_full;       /* the last send() came back short */
-        int epoll_fd;
         int listen_fd;
-        int retry_timer_fd;
         int dir_watch_fd;
-        int sock_fd;            /* blocking; see vchan-socket-io.c */
-        uint32_t sock_events;   /* sock_fd's events in epoll_fd; 0 = not registered */
-        int retry_msec;
-        unsigned fast_retries;          /* attempts made at RETRY_MIN_MSEC */
         struct sockaddr_un address;
-        struct vchan_ring rx, tx;
 };
 
 static inline struct vchan_socket *to_socket(struct vchan *v) {
@@ -49,16 +37,8 @@ static inline struct vchan_socket *to_socket(struct vchan *v) {
 int vchan_socket_process(struct vchan_socket *s);       /* what vchan_wait() does once woken */
 
 /* vchan-socket-io.c */
-int vchan_socket_update_interest(struct vchan_socket *s);
+extern const struct vchan_stream_ops vchan_socket_stream_ops;
 ssize_t vchan_socket_pull(struct vchan_socket *s, bool block);
-int vchan_socket_push(struct vchan_socket *s);
-int vchan_socket_exchange(struct vchan_socket *s);
-int vchan_socket_wait_for_event(struct vchan_socket *s);
-void vchan_socket_flush(struct vchan_socket *s);
-ssize_t vchan_socket_read(struct vchan *v, void *buf, size_t n, bool all);
-ssize_t vchan_socket_write(struct vchan *v, const void *buf, size_t n, bool all);
-size_t vchan_socket_data_ready(struct vchan *v);
-size_t vchan_socket_buffer_space(struct vchan *v);
 
 /* Bind the UNIX stream socket fd under a temporary name in the directory of
  * `path`, listen, make the file mode 0666, then rename() it to `path`: the

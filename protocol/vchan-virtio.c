@@ -21,41 +21,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "util.h"
 #include "vchan-virtio.h"
 
-#define VIRTIO_RING_DEFAULT ((size_t) 64 * 1024)
 #define VIRTIO_SYSFS_PORTS "/sys/class/virtio-ports"
-/* Retries start at 1 ms for this many attempts (a peer that is starting
- * appears within tens of milliseconds), then back off up to 200 ms. */
-#define RETRY_MIN_MSEC 1
-#define RETRY_MAX_MSEC 200
-#define RETRY_FAST_COUNT 100
-
-static void close_fd(int *fd) {
-        if (*fd >= 0)
-                close(*fd);
-        *fd = -1;
-}
-
-static int ring_alloc(struct vchan_ring *r, size_t min) {
-        size_t size = 1;
-
-        if (min == 0)
-                min = VIRTIO_RING_DEFAULT;
-        while (size < min)
-                size <<= 1;
-        r->buf = malloc(size);
-        if (!r->buf)
-                return -ENOMEM;
-        r->size = size;
-        r->consumed = r->produced = 0;
-        return 0;
-}
 
 /* Host: remote is the guest.  Guest: remote is the host (domid 0).  A
  * guest-to-guest channel has no port of its own: the host relays those. */
@@ -99,85 +71,41 @@ static void virtio_close(struct vchan *v);
 static int virtio_new(const struct vchan_endpoint *ep, size_t read_min, size_t write_min,
                       struct vchan_virtio **ret) {
         struct vchan_virtio *s;
-        struct epoll_event ev = { .events = EPOLLIN };
         int r;
 
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        s->base.ops = &vchan_virtio_ops;
-        s->blocking = true;     /* libvchan's default */
         s->phase = PHASE_OPENING;
-        s->fd = s->retry_timer_fd = -1;
-        s->retry_msec = RETRY_MIN_MSEC;
-        s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-        if (s->epoll_fd < 0) {
-                r = -errno;
+        r = vchan_stream_init(&s->stream, &vchan_virtio_ops, &vchan_virtio_stream_ops);
+        if (r < 0)
                 goto fail;
-        }
         r = endpoint_side(ep, &s->side);
         if (r < 0)
                 goto fail;
         r = fill_paths(s, ep);
         if (r < 0)
                 goto fail;
-        r = ring_alloc(&s->rx, read_min);
+        r = vchan_stream_alloc_rings(&s->stream, read_min, write_min);
         if (r < 0)
                 goto fail;
-        r = ring_alloc(&s->tx, write_min);
+        r = vchan_stream_add_retry_timer(&s->stream);
         if (r < 0)
                 goto fail;
-
-        s->retry_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        if (s->retry_timer_fd < 0) {
-                r = -errno;
-                goto fail;
-        }
-        ev.data.fd = s->retry_timer_fd;
-        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->retry_timer_fd, &ev) < 0) {
-                r = -errno;
-                goto fail;
-        }
         *ret = s;
         return 0;
 
 fail:
-        virtio_close(&s->base);
+        virtio_close(&s->stream.base);
         return r;
-}
-
-static int arm_retry_timer(struct vchan_virtio *s, long msec) {
-        struct itimerspec its = {
-                .it_value.tv_sec = msec / 1000,
-                .it_value.tv_nsec = msec > 0 ? (msec % 1000) * 1000000L : 1,
-        };
-
-        return timerfd_settime(s->retry_timer_fd, 0, &its, NULL) < 0 ? -errno : 0;
-}
-
-static void drain_timer(struct vchan_virtio *s) {
-        uint64_t expirations;
-
-        while (read(s->retry_timer_fd, &expirations, sizeof(expirations)) > 0)
-                ;
 }
 
 /* 0: connected; 1: QEMU not serving the socket (yet). */
 static int open_host(struct vchan_virtio *s) {
-        _cleanup_close_ int fd = -1;
         struct sockaddr_un address = { .sun_family = AF_UNIX };
 
         memcpy(address.sun_path, s->path, strlen(s->path) + 1);        /* length checked */
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (const struct sockaddr *) &address, sizeof(address)) < 0) {
-                if (errno == ENOENT || errno == ECONNREFUSED || errno == EAGAIN || errno == EINTR)
-                        return 1;
-                return -errno;
-        }
-        s->fd = TAKE_FD(fd);
-        return 0;
+        return vchan_stream_try_connect(&address, &s->stream.fd);
 }
 
 static void closedirp(DIR **d) {
@@ -235,21 +163,24 @@ static int open_guest(struct vchan_virtio *s) {
                         return 1;
                 return -errno;
         }
-        s->fd = fd;
+        s->stream.fd = fd;
         return 0;
 }
 
 static int become_connected(struct vchan_virtio *s) {
-        if (s->fd_events != 0 && epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL) < 0)
+        struct vchan_stream *st = &s->stream;
+
+        if (st->fd_events != 0 && epoll_ctl(st->epoll_fd, EPOLL_CTL_DEL, st->fd, NULL) < 0)
                 return -errno;
-        s->fd_events = 0;
+        st->fd_events = 0;
         s->phase = PHASE_CONNECTED;
+        st->connected = true;
         return vchan_virtio_exchange(s);      /* bytes written meanwhile go out now */
 }
 
 /* Guest, port open: has a host connected? */
 static int check_waiting(struct vchan_virtio *s) {
-        struct pollfd pfd = { .fd = s->fd, .events = POLLIN | POLLOUT };
+        struct pollfd pfd = { .fd = s->stream.fd, .events = POLLIN | POLLOUT };
 
         if (poll(&pfd, 1, 0) < 0)
                 return errno == EINTR ? 0 : -errno;
@@ -261,32 +192,26 @@ static int check_waiting(struct vchan_virtio *s) {
 }
 
 static int try_open(struct vchan_virtio *s) {
-        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET };
+        const uint32_t waiting_events = EPOLLIN | EPOLLOUT | EPOLLET;
         int r;
 
-        drain_timer(s);
+        (void) vchan_stream_drain(s->stream.retry_timer_fd);
         r = s->side == SIDE_HOST ? open_host(s) : open_guest(s);
         if (r < 0)
                 return r;
-        if (r > 0) {
-                r = arm_retry_timer(s, s->retry_msec);
-                if (r < 0)
-                        return r;
-                if (++s->fast_retries > RETRY_FAST_COUNT)
-                        s->retry_msec = s->retry_msec * 2 > RETRY_MAX_MSEC ? RETRY_MAX_MSEC : s->retry_msec * 2;
-                return 0;
-        }
+        if (r > 0)
+                return vchan_stream_retry_later(&s->stream);
 
-        (void) epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, s->retry_timer_fd, NULL);
+        (void) epoll_ctl(s->stream.epoll_fd, EPOLL_CTL_DEL, s->stream.retry_timer_fd, NULL);
         if (s->side == SIDE_HOST)
                 return become_connected(s);
 
         /* Edge-triggered: a port without host is always POLLHUP; the
          * wake-up that matters is the host's arrival. */
-        ev.data.fd = s->fd;
-        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->fd, &ev) < 0)
-                return -errno;
-        s->fd_events = ev.events;
+        r = vchan_stream_epoll_add(&s->stream, s->stream.fd, waiting_events);
+        if (r < 0)
+                return r;
+        s->stream.fd_events = waiting_events;
         s->phase = PHASE_WAITING;
         return check_waiting(s);
 }
@@ -313,10 +238,10 @@ static int virtio_server_init(const struct vchan_endpoint *ep, size_t read_min, 
                 return r;
         r = try_open(s);
         if (r < 0) {
-                virtio_close(&s->base);
+                virtio_close(&s->stream.base);
                 return r;
         }
-        *ret = &s->base;
+        *ret = &s->stream.base;
         return 0;
 }
 
@@ -327,12 +252,12 @@ static int virtio_client_init_async(const struct vchan_endpoint *ep, struct vcha
         r = virtio_new(ep, 0, 0, &s);
         if (r < 0)
                 return r;
-        r = arm_retry_timer(s, 0);      /* readable at once: the first attempt */
+        r = vchan_stream_arm_retry_timer(&s->stream, 0);      /* readable at once: the first attempt */
         if (r < 0) {
-                virtio_close(&s->base);
+                virtio_close(&s->stream.base);
                 return r;
         }
-        *ret = &s->base;
+        *ret = &s->stream.base;
         return 0;
 }
 
@@ -352,7 +277,7 @@ static int virtio_wait(struct vchan *v) {
         struct vchan_virtio *s = to_virtio(v);
         int r;
 
-        if (s->blocking) {
+        if (s->stream.blocking) {
                 r = vchan_virtio_wait_for_event(s);
                 if (r < 0)
                         return r;
@@ -361,31 +286,13 @@ static int virtio_wait(struct vchan *v) {
 }
 
 static enum vchan_state virtio_is_open(struct vchan *v) {
-        struct vchan_virtio *s = to_virtio(v);
-
-        if (s->phase != PHASE_CONNECTED)
-                return VCHAN_WAITING;
-        /* After the end the bytes still in the read ring stay readable. */
-        return s->peer_eof && vchan_ring_used(&s->rx) == 0 ? VCHAN_DISCONNECTED : VCHAN_CONNECTED;
-}
-
-static int virtio_fd_for_select(struct vchan *v) {
-        return to_virtio(v)->epoll_fd;
-}
-
-static void virtio_set_blocking(struct vchan *v, bool blocking) {
-        to_virtio(v)->blocking = blocking;
+        return vchan_stream_state(to_stream(v));
 }
 
 static void virtio_close(struct vchan *v) {
         struct vchan_virtio *s = to_virtio(v);
 
-        vchan_virtio_flush(s);
-        close_fd(&s->fd);
-        close_fd(&s->retry_timer_fd);
-        close_fd(&s->epoll_fd);
-        free(s->rx.buf);
-        free(s->tx.buf);
+        vchan_stream_release(&s->stream);
         free(s);
 }
 
@@ -393,13 +300,13 @@ const struct vchan_ops vchan_virtio_ops = {
         .server_init = virtio_server_init,
         .client_init_async = virtio_client_init_async,
         .client_init_finish = virtio_client_init_finish,
-        .write = vchan_virtio_write,
-        .read = vchan_virtio_read,
-        .data_ready = vchan_virtio_data_ready,
-        .buffer_space = vchan_virtio_buffer_space,
-        .fd_for_select = virtio_fd_for_select,
+        .write = vchan_stream_write,
+        .read = vchan_stream_read,
+        .data_ready = vchan_stream_data_ready,
+        .buffer_space = vchan_stream_buffer_space,
+        .fd_for_select = vchan_stream_fd_for_select,
         .wait = virtio_wait,
         .is_open = virtio_is_open,
-        .set_blocking = virtio_set_blocking,
+        .set_blocking = vchan_stream_set_blocking,
         .close = virtio_close,
 };

@@ -3,8 +3,9 @@
  * State of the virtio vchan backend (VCHAN_VIRTIO), shared by its two files:
  *   vchan-virtio.c     naming, opening the transport (with retries), the
  *                      phases, close;
- *   vchan-virtio-io.c  the bytes: rings <-> transport, read/write/send/recv,
- *                      and the epoll registration that follows the rings.
+ *   vchan-virtio-io.c  the bytes: how the transport moves them for the
+ *                      rings, read/write paths and epoll registration of
+ *                      vchan-stream.c.
  *
  * One virtio-serial port carries one vchan port; there is no framing, so the
  * bytes on the port are exactly the bytes of the channel (qrexec's, for the
@@ -25,10 +26,8 @@
 
 #include <limits.h>
 #include <stdbool.h>
-#include <stdint.h>
 
-#include "vchan-internal.h"
-#include "vchan-ring.h"
+#include "vchan-stream.h"
 
 #define VIRTIO_PORT_NAME_PREFIX "org.odyssey.vchan."
 #define VIRTIO_GUEST_PORT_DIR "/dev/virtio-ports"
@@ -44,23 +43,15 @@ enum virtio_phase {
         PHASE_CONNECTED,
 };
 
+/* The stream's fd is the socket or port device, O_NONBLOCK; its peer_eof
+ * (the transport ended) implies peer_gone. */
 struct vchan_virtio {
-        struct vchan base;
+        struct vchan_stream stream;     /* first: its first member is the vchan */
         enum virtio_side side;
         enum virtio_phase phase;
-        bool blocking;
-        bool peer_eof;          /* the transport ended: nothing more will come */
-        bool peer_gone;         /* nothing more can be sent (implied by peer_eof) */
         bool path_is_explicit;  /* guest: $VCHAN_VIRTIO_DIR given, no sysfs lookup */
-        int epoll_fd;
-        int retry_timer_fd;
-        int fd;                 /* socket or port device, O_NONBLOCK */
-        uint32_t fd_events;     /* fd's registration in epoll_fd; 0 = none */
-        unsigned retry_msec;
-        unsigned fast_retries;
         char name[64];          /* guest: the port's name */
         char path[PATH_MAX];    /* host: socket path; guest: device path */
-        struct vchan_ring rx, tx;
 };
 
 static inline struct vchan_virtio *to_virtio(struct vchan *v) {
@@ -71,11 +62,6 @@ static inline struct vchan_virtio *to_virtio(struct vchan *v) {
 int vchan_virtio_process(struct vchan_virtio *s);       /* what vchan_wait() does once woken */
 
 /* vchan-virtio-io.c */
-int vchan_virtio_update_interest(struct vchan_virtio *s);
+extern const struct vchan_stream_ops vchan_virtio_stream_ops;
 int vchan_virtio_exchange(struct vchan_virtio *s);
 int vchan_virtio_wait_for_event(struct vchan_virtio *s);
-void vchan_virtio_flush(struct vchan_virtio *s);
-ssize_t vchan_virtio_read(struct vchan *v, void *buf, size_t n, bool all);
-ssize_t vchan_virtio_write(struct vchan *v, const void *buf, size_t n, bool all);
-size_t vchan_virtio_data_ready(struct vchan *v);
-size_t vchan_virtio_buffer_space(struct vchan *v);
