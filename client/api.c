@@ -19,17 +19,12 @@ const char *api_address(void) {
         return env && *env ? env : ADMIN_DEFAULT_ADDRESS;
 }
 
-/* sd-bus waits for the authentication before any call with its own 90 s
- * limit: wait here instead, bounded like a call.  (The handshake is a round
- * trip every first call would make anyway.) */
-static int wait_ready(sd_bus *bus) {
-        uint64_t deadline = now_usec() + api_timeout(API_TIMEOUT_USEC);
+int api_process_until(sd_bus *bus, bool (*done)(void *userdata), void *userdata, uint64_t deadline) {
         int r;
 
         for (;;) {
-                r = sd_bus_is_ready(bus);
-                if (r != 0)
-                        return r < 0 ? r : 0;
+                if (done && done(userdata))
+                        return 0;
                 uint64_t now = now_usec();
                 if (now >= deadline)
                         return -ETIMEDOUT;
@@ -37,10 +32,26 @@ static int wait_ready(sd_bus *bus) {
                 if (r > 0)
                         continue;
                 if (r >= 0)
-                        r = sd_bus_wait(bus, deadline - now);
-                if (r < 0)
+                        r = sd_bus_wait(bus, deadline == UINT64_MAX ? UINT64_MAX : deadline - now);
+                if (r < 0 && r != -EINTR)       /* a signal with a handler (run --dispvm) is not an end */
                         return r;
         }
+}
+
+static bool bus_ready_or_broken(void *userdata) {
+        return sd_bus_is_ready(userdata) != 0;
+}
+
+/* sd-bus waits for the authentication before any call with its own 90 s
+ * limit: wait here instead, bounded like a call.  (The handshake is a round
+ * trip every first call would make anyway.) */
+static int wait_ready(sd_bus *bus) {
+        int r = api_process_until(bus, bus_ready_or_broken, bus, now_usec() + api_timeout(API_TIMEOUT_USEC));
+
+        if (r < 0)
+                return r;
+        r = sd_bus_is_ready(bus);
+        return r < 0 ? r : 0;
 }
 
 int api_connect(sd_bus **ret) {
@@ -155,32 +166,27 @@ static int pending_call_send(sd_bus *bus, sd_bus_message *m, struct pending_call
         return r;
 }
 
-/* Wait for every call's reply, at most timeout_usec: calls left then fail
- * with -ETIMEDOUT, and all left when the connection breaks with its error. */
-static void pending_calls_wait(sd_bus *bus, struct pending_call *calls, size_t n, uint64_t timeout_usec) {
-        uint64_t deadline = now_usec() + timeout_usec;
-        int r = 0;
+struct pending_calls {
+        struct pending_call *calls;
+        size_t n;
+};
 
-        for (;;) {
-                bool all_done = true;
-                for (size_t i = 0; i < n; i++)
-                        all_done = all_done && calls[i].done;
-                if (all_done)
-                        return;
-                uint64_t now = now_usec();
-                if (now >= deadline) {
-                        r = -ETIMEDOUT;
-                        break;
-                }
-                r = sd_bus_process(bus, NULL);
-                if (r > 0)
-                        continue;
-                if (r >= 0)
-                        r = sd_bus_wait(bus, deadline - now);
-                if (r < 0)
-                        break;
-        }
-        for (size_t i = 0; i < n; i++)
+static bool pending_calls_all_done(void *userdata) {
+        const struct pending_calls *p = userdata;
+
+        for (size_t i = 0; i < p->n; i++)
+                if (!p->calls[i].done)
+                        return false;
+        return true;
+}
+
+/* Wait for every call's reply, at most timeout_usec: calls left then fail
+ * with -ETIMEDOUT, and all left when the connection breaks with -ECONNRESET. */
+static void pending_calls_wait(sd_bus *bus, struct pending_call *calls, size_t n, uint64_t timeout_usec) {
+        struct pending_calls p = { .calls = calls, .n = n };
+        int r = api_process_until(bus, pending_calls_all_done, &p, now_usec() + timeout_usec);
+
+        for (size_t i = 0; r < 0 && i < n; i++)
                 if (!calls[i].done) {
                         calls[i].done = true;
                         calls[i].r = r == -ETIMEDOUT ? r : -ECONNRESET;
@@ -229,30 +235,33 @@ int api_call_manager(sd_bus *bus, const char *method, uint64_t timeout_usec, sd_
         return r;
 }
 
-static int call_domain(sd_bus *bus, const char *domain, const char *interface, const char *method,
-                       uint64_t timeout_usec, sd_bus_message **reply, const char *types, ...) {
+static int call_domain_v(sd_bus *bus, const char *domain, const char *interface, const char *method,
+                         uint64_t timeout_usec, sd_bus_message **reply, const char *types, va_list ap) {
         _cleanup_free_ char *path = api_domain_path(domain);
-        va_list ap;
-        int r;
 
         if (!path)
                 return ctl_error_errno(ENOMEM, "out of memory");
+        return call_v(bus, path, interface, method, domain, timeout_usec, reply, types, ap);
+}
+
+static int call_domain(sd_bus *bus, const char *domain, const char *interface, const char *method,
+                       uint64_t timeout_usec, sd_bus_message **reply, const char *types, ...) {
+        va_list ap;
+        int r;
+
         va_start(ap, types);
-        r = call_v(bus, path, interface, method, domain, timeout_usec, reply, types, ap);
+        r = call_domain_v(bus, domain, interface, method, timeout_usec, reply, types, ap);
         va_end(ap);
         return r;
 }
 
 int api_call_domain(sd_bus *bus, const char *domain, const char *method, uint64_t timeout_usec,
                     sd_bus_message **reply, const char *types, ...) {
-        _cleanup_free_ char *path = api_domain_path(domain);
         va_list ap;
         int r;
 
-        if (!path)
-                return ctl_error_errno(ENOMEM, "out of memory");
         va_start(ap, types);
-        r = call_v(bus, path, ADMIN_DOMAIN_INTERFACE, method, domain, timeout_usec, reply, types, ap);
+        r = call_domain_v(bus, domain, ADMIN_DOMAIN_INTERFACE, method, timeout_usec, reply, types, ap);
         va_end(ap);
         return r;
 }

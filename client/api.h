@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
@@ -31,6 +32,11 @@
 uint64_t api_timeout(uint64_t usec);
 /* --address, else $QUBES_ADMIN_ADDRESS, else the default. */
 const char *api_address(void);
+/* Dispatch the connection's messages until done(userdata) is true (done NULL:
+ * never) or the deadline (now_usec() clock; UINT64_MAX: none) passes.
+ * 0 when done, -ETIMEDOUT at the deadline, or the connection's -errno (EINTR
+ * is not one). */
+int api_process_until(sd_bus *bus, bool (*done)(void *userdata), void *userdata, uint64_t deadline);
 /* Connect (peer to peer, no bus daemon).  0, or -ENOTCONN after a message. */
 int api_connect(sd_bus **ret);
 

@@ -40,22 +40,14 @@ static _Noreturn void pack(int data_fd, int result_fd, char *const *paths, int n
 }
 
 static int run_copy(const struct ctl_command *cmd, int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        int data[2], result[2], c, r, status;
+        int data[2], result[2], r, status;
         const char *name;
         pid_t child;
 
-        while ((c = ctl_getopt(cmd, argc, argv, "h", options)) >= 0)
-                switch (c) {
-                case 'h':
-                        return ctl_command_show_help(cmd);
-                default:
-                        return CTL_EXIT_USAGE;
-                }
+        r = ctl_parse_help_only(cmd, argc, argv);
+        if (r >= 0)
+                return r;
         if (argc - optind < 2)
                 return ctl_usage_error(cmd, "which files, and to which domain?");
         name = argv[argc - 1];

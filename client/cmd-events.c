@@ -137,15 +137,7 @@ static int run_events(const struct ctl_command *cmd, int argc, char *argv[]) {
         r = api_call(bus, ping, API_TIMEOUT_USEC, NULL, NULL);
         if (r < 0)
                 return ctl_exit_status(r);
-        for (;;) {
-                r = sd_bus_process(bus, NULL);
-                if (r > 0)
-                        continue;
-                if (r >= 0)
-                        r = sd_bus_wait(bus, UINT64_MAX);
-                if (r < 0)
-                        break;
-        }
+        r = api_process_until(bus, NULL, NULL, UINT64_MAX);
         ctl_error("qubesd closed the connection (%s)", strerror(-r));
         return CTL_EXIT_CONNECT;
 }

@@ -55,21 +55,13 @@ static int print_status(sd_bus_message *reply) {
 }
 
 static int run_policy(const struct ctl_command *cmd, int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int c, r;
+        int r;
 
-        while ((c = ctl_getopt(cmd, argc, argv, "+h", options)) >= 0)
-                switch (c) {
-                case 'h':
-                        return ctl_command_show_help(cmd);
-                default:
-                        return CTL_EXIT_USAGE;
-                }
+        r = ctl_parse_help_only(cmd, argc, argv);
+        if (r >= 0)
+                return r;
         if (optind >= argc)
                 return ctl_usage_error(cmd, "which policy command? (status)");
         if (strcmp(argv[optind], "status") != 0)
@@ -165,12 +157,10 @@ static int method_ask(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         while (targets && targets[n])
                 n++;
         if (a->mode == ASK_INTERACTIVE) {
-                _cleanup_free_ char *copy = NULL;
                 answer = prompt(a, source, service, targets, n, default_target);
-                copy = strdup(answer ?: "");
-                printf("%s\n", copy && *copy ? "Allowed." : "Refused.");
+                printf("%s\n", *answer ? "Allowed." : "Refused.");
                 fflush(stdout);
-                return sd_bus_reply_method_return(m, "s", copy ?: "");
+                return sd_bus_reply_method_return(m, "s", answer);
         }
         answer = a->mode == ASK_ANSWER ? a->answer : "";
         /* one line per request, for scripts and tests */
@@ -233,16 +223,7 @@ static int run_ask_agent(const struct ctl_command *cmd, int argc, char *argv[]) 
                 return ctl_exit_status(r);
         printf("Registered as the ask agent%s.\n", a.mode == ASK_INTERACTIVE ? "; waiting for questions (Ctrl-C ends)" : "");
         fflush(stdout);
-        for (;;) {
-                r = sd_bus_process(bus, NULL);
-                if (r < 0)
-                        break;
-                if (r > 0)
-                        continue;
-                r = sd_bus_wait(bus, UINT64_MAX);
-                if (r < 0 && r != -EINTR)
-                        break;
-        }
+        r = api_process_until(bus, NULL, NULL, UINT64_MAX);
         ctl_error("lost the connection to qubesd: %s", strerror(-r));
         return CTL_EXIT_CONNECT;
 }

@@ -10,20 +10,12 @@
 
 /* Each named domain at once; qubesd replies to each when it is done. */
 static int run_simple(const struct ctl_command *cmd, int argc, char *argv[], const char *method) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        int c, r;
+        int r;
 
-        while ((c = ctl_getopt(cmd, argc, argv, "h", options)) >= 0)
-                switch (c) {
-                case 'h':
-                        return ctl_command_show_help(cmd);
-                default:
-                        return CTL_EXIT_USAGE;
-                }
+        r = ctl_parse_help_only(cmd, argc, argv);
+        if (r >= 0)
+                return r;
         if (optind >= argc)
                 return ctl_usage_error(cmd, "wants at least one domain NAME");
 
@@ -130,6 +122,10 @@ static void pending_remove(struct pending_domains *p, const char *name) {
                 }
 }
 
+static bool pending_is_empty(void *userdata) {
+        return ((const struct pending_domains *) userdata)->n == 0;
+}
+
 static void pending_done(struct pending_domains *p) {
         for (size_t i = 0; i < p->n; i++)
                 free(p->names[i]);
@@ -209,25 +205,18 @@ static int shutdown_all(sd_bus *bus, const struct shutdown_args *a) {
         r = api_call_manager(bus, "ShutdownAll", wait_usec(a->timeout ?: longest), NULL, "u", (uint32_t) a->timeout);
         if (r < 0)
                 return r;
-        while (pending.n > 0) {
-                uint64_t now = now_usec();
-                if (now >= deadline) {
-                        fflush(stdout);
-                        fputs("qubes-ctl: still not halted:", stderr);
-                        for (size_t i = 0; i < pending.n; i++)
-                                fprintf(stderr, " %s", pending.names[i]);
-                        fputc('\n', stderr);
-                        return -ETIMEDOUT;
-                }
-                r = sd_bus_process(bus, NULL);
-                if (r > 0)
-                        continue;
-                if (r >= 0)
-                        r = sd_bus_wait(bus, deadline - now);
-                if (r < 0) {
-                        ctl_error("lost the connection to qubesd at %s: %s", api_address(), strerror(-r));
-                        return -ENOTCONN;
-                }
+        r = api_process_until(bus, pending_is_empty, &pending, deadline);
+        if (r == -ETIMEDOUT) {
+                fflush(stdout);
+                fputs("qubes-ctl: still not halted:", stderr);
+                for (size_t i = 0; i < pending.n; i++)
+                        fprintf(stderr, " %s", pending.names[i]);
+                fputc('\n', stderr);
+                return r;
+        }
+        if (r < 0) {
+                ctl_error("lost the connection to qubesd at %s: %s", api_address(), strerror(-r));
+                return -ENOTCONN;
         }
         return 0;
 }

@@ -48,20 +48,12 @@ static int list_tags(sd_bus *bus, const char *domain, char *const *wanted, size_
 }
 
 static int run_tags(const struct ctl_command *cmd, int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        int c, r, action = TAGS_LIST;
+        int r, action = TAGS_LIST;
 
-        while ((c = ctl_getopt(cmd, argc, argv, "h", options)) >= 0)
-                switch (c) {
-                case 'h':
-                        return ctl_command_show_help(cmd);
-                default:
-                        return CTL_EXIT_USAGE;
-                }
+        r = ctl_parse_help_only(cmd, argc, argv);
+        if (r >= 0)
+                return r;
         if (optind >= argc)
                 return ctl_usage_error(cmd, "wants a domain NAME");
         const char *domain = argv[optind++];

@@ -53,6 +53,10 @@ static int on_build_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_
         return 0;
 }
 
+static bool build_finished(void *userdata) {
+        return ((const struct build_watch *) userdata)->finished;
+}
+
 static int build(sd_bus *bus, const char *name, const char *suite, const char *label, unsigned timeout) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         struct build_watch w = { .name = name, .tty = isatty(STDOUT_FILENO) };
@@ -67,25 +71,17 @@ static int build(sd_bus *bus, const char *name, const char *suite, const char *l
         r = api_call_manager(bus, "BuildTemplate", API_TIMEOUT_USEC, NULL, "sss", name, suite, label);
         if (r < 0)
                 return r;
-        while (!w.finished) {
-                uint64_t now = now_usec();
-                if (now >= deadline) {
-                        end_progress_line(&w);
-                        ctl_error("template %s is not built after %u s (qubesd goes on building it)", name, timeout);
-                        r = -ETIMEDOUT;
-                        goto out;
-                }
-                r = sd_bus_process(bus, NULL);
-                if (r > 0)
-                        continue;
-                if (r >= 0)
-                        r = sd_bus_wait(bus, deadline == UINT64_MAX ? UINT64_MAX : deadline - now);
-                if (r < 0) {
-                        end_progress_line(&w);
-                        ctl_error("lost the connection to qubesd during the build: %s", strerror(-r));
-                        r = -ENOTCONN;
-                        goto out;
-                }
+        r = api_process_until(bus, build_finished, &w, deadline);
+        if (r == -ETIMEDOUT) {
+                end_progress_line(&w);
+                ctl_error("template %s is not built after %u s (qubesd goes on building it)", name, timeout);
+                goto out;
+        }
+        if (r < 0) {
+                end_progress_line(&w);
+                ctl_error("lost the connection to qubesd during the build: %s", strerror(-r));
+                r = -ENOTCONN;
+                goto out;
         }
         end_progress_line(&w);
         if (w.result != 0) {

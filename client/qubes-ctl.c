@@ -26,27 +26,30 @@ static const struct ctl_command *const commands[] = {
         &ctl_command_run, &ctl_command_copy, &ctl_command_policy, &ctl_command_ask_agent,
 };
 
+static void print_error(int err, const char *fmt, va_list ap) {
+        fflush(stdout);         /* keep what was printed before the message in order */
+        fputs("qubes-ctl: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        if (err != 0)
+                fprintf(stderr, ": %s", strerror(err));
+        fputc('\n', stderr);
+}
+
 void ctl_error(const char *fmt, ...) {
         va_list ap;
 
-        fflush(stdout);         /* keep what was printed before the message in order */
-        fputs("qubes-ctl: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        print_error(0, fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
 }
 
 int ctl_error_errno(int err, const char *fmt, ...) {
         va_list ap;
 
         err = err < 0 ? -err : err;
-        fflush(stdout);
-        fputs("qubes-ctl: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        print_error(err, fmt, ap);
         va_end(ap);
-        fprintf(stderr, ": %s\n", strerror(err));
         return -err;
 }
 
@@ -88,6 +91,18 @@ int ctl_getopt(const struct ctl_command *cmd, int argc, char *argv[], const char
         if (c == '?' || c == ':')
                 fprintf(stderr, "Try 'qubes-ctl %s --help'.\n", cmd->name);
         return c == ':' ? '?' : c;
+}
+
+int ctl_parse_help_only(const struct ctl_command *cmd, int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        int c = ctl_getopt(cmd, argc, argv, "h", options);
+
+        if (c < 0)
+                return -1;
+        return c == 'h' ? ctl_command_show_help(cmd) : CTL_EXIT_USAGE;
 }
 
 int ctl_parse_seconds(const struct ctl_command *cmd, const char *option, const char *s, unsigned *ret) {

@@ -62,5 +62,9 @@ struct option;
 int ctl_getopt(const struct ctl_command *cmd, int argc, char *argv[], const char *shortopts,
                const struct option *longopts);
 
+/* The option parsing of a command whose only option is --help: the exit
+ * status to return at once, or -1 to go on with the arguments at optind. */
+int ctl_parse_help_only(const struct ctl_command *cmd, int argc, char *argv[]);
+
 /* Parse a number of seconds (0..86400) for an option; -EINVAL with a message. */
 int ctl_parse_seconds(const struct ctl_command *cmd, const char *option, const char *s, unsigned *ret);

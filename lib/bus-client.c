@@ -192,14 +192,6 @@ int bus_client_reply(struct bus_client *c, const struct bus_message *request, ui
         return bus_client_send(c, type, request->hdr.peer, request->hdr.request_id, payload);
 }
 
-int bus_client_reply_error(struct bus_client *c, const struct bus_message *request, int error, const char *text) {
-        struct bus_msg_error e = { .error = -abs(error), .failed_type = request->hdr.type };
-
-        if (text)
-                snprintf(e.text, sizeof(e.text), "%s", text);
-        return bus_client_reply(c, request, BUS_MSG_ERROR, &e);
-}
-
 static int bus_client_answer_echo(struct bus_client *c, const struct bus_message *msg) {
         struct bus_msg_echo_reply reply = { .data_len = msg->u.echo_request.data_len };
 

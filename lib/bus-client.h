@@ -60,8 +60,6 @@ uint32_t bus_client_new_request_id(struct bus_client *c);
 int bus_client_send(struct bus_client *c, uint16_t type, uint32_t to, uint32_t request_id, const void *payload);
 /* Send a reply to `request`: same request id, to its sender. */
 int bus_client_reply(struct bus_client *c, const struct bus_message *request, uint16_t type, const void *payload);
-/* Send ERROR {error, request's type, text} in reply to `request`. */
-int bus_client_reply_error(struct bus_client *c, const struct bus_message *request, int error, const char *text);
 
 /* --- event mode --- */
 /* Watch the connection from `event`: each datagram is decoded strictly;

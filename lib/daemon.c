@@ -74,14 +74,6 @@ void daemon_notify_ready(const char *status) {
                 log_warning_errno(r, "Failed to notify readiness");
 }
 
-void daemon_notify_status(const char *status) {
-        if (!status)
-                return;
-        int r = sd_notifyf(false, "STATUS=%s", status);
-        if (r < 0)
-                log_debug_errno(r, "Failed to send status");
-}
-
 void daemon_notify_stopping(void) {
         int r = sd_notify(false, "STOPPING=1");
         if (r < 0)

@@ -26,7 +26,6 @@ int daemon_event_new(sd_event **ret);
 
 /* sd_notify READY=1 (+ STATUS= when status != NULL).  Harmless without $NOTIFY_SOCKET. */
 void daemon_notify_ready(const char *status);
-void daemon_notify_status(const char *status);
 void daemon_notify_stopping(void);
 
 /* Resolve a runtime path: the value of option `opt` if given, else

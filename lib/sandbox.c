@@ -30,9 +30,9 @@
 #  include <sanitizer/lsan_interface.h>
 #endif
 
-/* Allowed with any arguments.  A few more are allowed with restricted
- * arguments only, in sandbox_add_restricted(). */
-const char *const sandbox_base_syscalls[] = {
+/* The base profile, allowed with any arguments.  A few more are allowed
+ * with restricted arguments only, in sandbox_add_restricted(). */
+static const char *const sandbox_base_syscalls[] = {
         /* the sd-event loop */
         "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
         "timerfd_create", "timerfd_settime", "timerfd_gettime", "signalfd4",
@@ -112,10 +112,7 @@ static int sandbox_allow_names(scmp_filter_ctx ctx, const char *const *names) {
         return 0;
 }
 
-/* Only the native ABI: a foreign architecture (e.g. i386 through int 0x80)
- * or x32 would reach the kernel's syscall table by other numbers than those
- * this filter lists. */
-static int sandbox_native_only(scmp_filter_ctx ctx) {
+int sandbox_native_abi_only(scmp_filter_ctx ctx) {
         int r;
 
         /* seccomp_init() already holds only the native architecture, and
@@ -144,7 +141,7 @@ int sandbox_apply(const char *const *extra_syscalls) {
         if (!ctx)
                 return log_error_errno(ENOMEM, "Failed to allocate the seccomp filter");
 
-        r = sandbox_native_only(ctx);
+        r = sandbox_native_abi_only(ctx);
         if (r < 0) {
                 log_error_errno(r, "Failed to restrict the sandbox to the native ABI");
                 goto finish;

@@ -8,11 +8,17 @@
  */
 #pragma once
 
-/* Syscalls any sd-event daemon needs (epoll, timerfd, signalfd, memory,
- * reading and writing fds, sockets it already has, sd_notify, logging). */
-extern const char *const sandbox_base_syscalls[];
+#include <seccomp.h>
 
-/* Apply base + extra (NULL-terminated list of syscall names, may be NULL).
+/* Apply the base profile (what any sd-event daemon needs: epoll, timerfd,
+ * signalfd, memory, reading and writing fds, sockets it already has,
+ * sd_notify, logging) + extra (NULL-terminated list of syscall names, may be NULL).
  * Unknown names are an error (-EINVAL), not silently skipped.
  * $ODYSSEY_NO_SECCOMP=1 skips it with a warning (for debugging only). */
 int sandbox_apply(const char *const *extra_syscalls);
+
+/* Make a filter refuse (EPERM) every call made through another ABI than the
+ * native one (i386 through int 0x80, x32): those reach the kernel by other
+ * syscall numbers than the filter's rules name.  Also for filters other than
+ * a daemon's (a native domain's). */
+int sandbox_native_abi_only(scmp_filter_ctx ctx);

@@ -112,9 +112,17 @@ int parse_uint32(const char *s, uint32_t *ret) {
         return 0;
 }
 
-uint64_t now_usec(void) {
+static uint64_t clock_usec(clockid_t clock) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(clock, &ts);
         return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
+}
+
+uint64_t now_usec(void) {
+        return clock_usec(CLOCK_MONOTONIC);
+}
+
+uint64_t realtime_usec(void) {
+        return clock_usec(CLOCK_REALTIME);
 }

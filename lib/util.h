@@ -65,3 +65,5 @@ int parse_uint32(const char *s, uint32_t *ret);
 
 /* Monotonic clock in microseconds. */
 uint64_t now_usec(void);
+/* Wall clock (CLOCK_REALTIME) in microseconds: for times shown to users. */
+uint64_t realtime_usec(void);

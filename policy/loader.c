@@ -147,7 +147,10 @@ static int name_list_add(NameList *l, const char *name) {
                 return -ENOMEM;
         l->names = names;
         l->names[l->n] = strdup(name);
-        return l->names[l->n] ? (int) l->n++ * 0 : -ENOMEM;
+        if (!l->names[l->n])
+                return -ENOMEM;
+        l->n++;
+        return 0;
 }
 
 /* The eligible *.policy basenames of dir (regular files, symlinks
@@ -392,11 +395,13 @@ static int handle_directive(Loader *l, const char *file, unsigned line, char **w
         }
         if (strcmp(words[0], "!include-service") == 0) {
                 _cleanup_free_ char *service = NULL, *argument = NULL;
+                size_t errors_before = l->p->n_errors;
                 struct stat st;
                 if (n != 4)
                         return policy_add_error(l->p, file, line, "invalid number of params");
+                /* false without a recorded error: out of memory (see policy_add_rule()) */
                 if (!policy_parse_service_argument(l->p, file, line, words[1], words[2], &service, &argument))
-                        return 0;
+                        return l->p->n_errors > errors_before ? 0 : -ENOMEM;
                 path = resolve_path(l, words[3]);
                 if (!path)
                         return -ENOMEM;
@@ -473,10 +478,10 @@ static int parse_text(Loader *l, const char *path, const char *text, size_t size
                 if (memchr(c, '\0', len)) {
                         r = policy_add_error(l->p, file, line, "invalid NUL byte");
                 } else {
-                        copy = svc ? NULL : strndup(c, len);
-                        if (svc) {
-                                _cleanup_free_ char *raw = strndup(c, len);
-                                copy = raw ? service_line_rewrite(raw) : NULL;
+                        copy = strndup(c, len);
+                        if (copy && svc) {
+                                _cleanup_free_ char *raw = TAKE_PTR(copy);
+                                copy = service_line_rewrite(raw);
                         }
                         if (!copy)
                                 return -ENOMEM;

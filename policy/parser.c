@@ -423,6 +423,7 @@ static bool parse_action(Policy *p, const char *file, unsigned line, char *const
 int policy_add_rule(Policy *p, const char *file, unsigned line, const char *service, const char *argument,
                     const char *source, const char *target, char *const *action_words, size_t n_action_words) {
         PolicyRule rule = { .file = file, .line = line };
+        size_t errors_before = p->n_errors;
 
         if (!policy_parse_service_argument(p, file, line, service, argument, &rule.service, &rule.argument))
                 goto fail;
@@ -451,5 +452,8 @@ int policy_add_rule(Policy *p, const char *file, unsigned line, const char *serv
 
 fail:
         policy_rule_done(&rule);
-        return 0;
+        /* A parser gives up without recording an error only when memory ran
+         * out: the rule would be missing silently (a lost deny may let a later
+         * allow decide), so the load fails instead. */
+        return p->n_errors > errors_before ? 0 : -ENOMEM;
 }

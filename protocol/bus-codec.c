@@ -131,72 +131,59 @@ size_t bus_payload_max(uint16_t type) {
         return info ? info->payload_max : 0;
 }
 
-/* Bytes `f` takes on the wire for this payload; -EINVAL if it is out of bounds. */
-static int bus_field_encoded_size(const struct bus_field *f, const uint8_t *payload, size_t *ret) {
-        size_t n;
+/* Wire bytes of each kind's fixed part: the integer, or a length prefix. */
+static const uint8_t bus_field_fixed[_BUS_FIELD_END] = {
+        [BUS_FIELD_U8] = BUS_WIRE_FIXED_U8,
+        [BUS_FIELD_U16] = BUS_WIRE_FIXED_U16,
+        [BUS_FIELD_U32] = BUS_WIRE_FIXED_U32,
+        [BUS_FIELD_I32] = BUS_WIRE_FIXED_I32,
+        [BUS_FIELD_U64] = BUS_WIRE_FIXED_U64,
+        [BUS_FIELD_STR] = BUS_WIRE_FIXED_STR,
+        [BUS_FIELD_BLOB] = BUS_WIRE_FIXED_BLOB,
+};
 
-        switch (f->kind) {
-        case BUS_FIELD_U8:
-                *ret = 1;
-                return 0;
-        case BUS_FIELD_U16:
-                *ret = 2;
-                return 0;
-        case BUS_FIELD_U32:
-        case BUS_FIELD_I32:
-                *ret = 4;
-                return 0;
-        case BUS_FIELD_U64:
-                *ret = 8;
-                return 0;
-        case BUS_FIELD_STR:
+/* Content bytes of a string or blob member (0 for integers); -EINVAL if it
+ * is out of bounds. */
+static int bus_field_content_size(const struct bus_field *f, const uint8_t *payload, size_t *ret) {
+        size_t n = 0;
+
+        if (f->kind == BUS_FIELD_STR)
                 /* Not NUL-terminated within its array means longer than max. */
                 n = strnlen((const char *) payload + f->offset, (size_t) f->max + 1);
-                if (n > f->max)
-                        return -EINVAL;
-                *ret = 2 + n;
-                return 0;
-        case BUS_FIELD_BLOB:
+        else if (f->kind == BUS_FIELD_BLOB)
                 memcpy(&n, payload + f->len_offset, sizeof n);
-                if (n > f->max)
-                        return -EINVAL;
-                *ret = 4 + n;
-                return 0;
-        case _BUS_FIELD_END:
-                break;
-        }
-        return -EINVAL;
+        if (n > f->max)
+                return -EINVAL;
+        *ret = n;
+        return 0;
 }
 
-/* Write `f` at out; bus_field_encoded_size() has checked it and the room. */
+/* Write `f` at out; bus_field_content_size() has checked it and the room.
+ * I32 travels as the u32 of the same bits. */
 static size_t bus_field_encode(const struct bus_field *f, const uint8_t *payload, uint8_t *out) {
         const uint8_t *member = payload + f->offset;
         uint16_t v16;
         uint32_t v32;
-        int32_t i32;
         uint64_t v64;
         size_t n;
 
         switch (f->kind) {
         case BUS_FIELD_U8:
                 out[0] = member[0];
-                return 1;
+                break;
         case BUS_FIELD_U16:
                 memcpy(&v16, member, sizeof v16);
                 le16_store(out, v16);
-                return 2;
+                break;
         case BUS_FIELD_U32:
+        case BUS_FIELD_I32:
                 memcpy(&v32, member, sizeof v32);
                 le32_store(out, v32);
-                return 4;
-        case BUS_FIELD_I32:
-                memcpy(&i32, member, sizeof i32);
-                le32_store(out, (uint32_t) i32);
-                return 4;
+                break;
         case BUS_FIELD_U64:
                 memcpy(&v64, member, sizeof v64);
                 le64_store(out, v64);
-                return 8;
+                break;
         case BUS_FIELD_STR:
                 n = strnlen((const char *) member, f->max);
                 le16_store(out, (uint16_t) n);
@@ -208,9 +195,9 @@ static size_t bus_field_encode(const struct bus_field *f, const uint8_t *payload
                 memcpy(out + 4, member, n);
                 return 4 + n;
         case _BUS_FIELD_END:
-                break;
+                return 0;
         }
-        return 0;
+        return bus_field_fixed[f->kind];
 }
 
 int bus_encode(const struct bus_hdr *hdr, const void *payload, uint8_t *buf, size_t size) {
@@ -226,10 +213,10 @@ int bus_encode(const struct bus_hdr *hdr, const void *payload, uint8_t *buf, siz
         /* Check every field before writing anything, so errors do not depend on buf. */
         for (const struct bus_field *f = info->fields; f->kind != _BUS_FIELD_END; f++) {
                 size_t n;
-                int r = bus_field_encoded_size(f, p, &n);
+                int r = bus_field_content_size(f, p, &n);
                 if (r < 0)
                         return r;
-                len += n;
+                len += bus_field_fixed[f->kind] + n;
         }
         if (size < BUS_HEADER_SIZE || size - BUS_HEADER_SIZE < len)
                 return -ENOBUFS;
@@ -273,76 +260,56 @@ int bus_decode_header(const uint8_t *untrusted_buf, size_t size, struct bus_hdr 
 static int bus_field_decode(const struct bus_field *f, const uint8_t **untrusted_pos,
                             const uint8_t *end, uint8_t *payload) {
         const uint8_t *untrusted_p = *untrusted_pos;
-        size_t avail = (size_t) (end - untrusted_p);
+        size_t avail = (size_t) (end - untrusted_p), fixed, n = 0;
         uint8_t *member = payload + f->offset;
         uint16_t v16;
         uint32_t v32;
-        int32_t i32;
         uint64_t v64;
-        size_t n;
+
+        if (f->kind >= _BUS_FIELD_END)
+                return -EBADMSG;
+        fixed = bus_field_fixed[f->kind];
+        if (avail < fixed)
+                return -EBADMSG;
 
         switch (f->kind) {
         case BUS_FIELD_U8:
-                if (avail < 1)
-                        return -EBADMSG;
                 member[0] = untrusted_p[0];
-                n = 1;
                 break;
         case BUS_FIELD_U16:
-                if (avail < 2)
-                        return -EBADMSG;
                 v16 = le16_load(untrusted_p);
                 memcpy(member, &v16, sizeof v16);
-                n = 2;
                 break;
         case BUS_FIELD_U32:
-                if (avail < 4)
-                        return -EBADMSG;
+        case BUS_FIELD_I32:
                 v32 = le32_load(untrusted_p);
                 memcpy(member, &v32, sizeof v32);
-                n = 4;
-                break;
-        case BUS_FIELD_I32:
-                if (avail < 4)
-                        return -EBADMSG;
-                i32 = (int32_t) le32_load(untrusted_p);
-                memcpy(member, &i32, sizeof i32);
-                n = 4;
                 break;
         case BUS_FIELD_U64:
-                if (avail < 8)
-                        return -EBADMSG;
                 v64 = le64_load(untrusted_p);
                 memcpy(member, &v64, sizeof v64);
-                n = 8;
                 break;
         case BUS_FIELD_STR:
-                if (avail < 2)
-                        return -EBADMSG;
                 n = le16_load(untrusted_p);
-                if (n > f->max || n > avail - 2)
+                if (n > f->max || n > avail - fixed)
                         return -EBADMSG;
                 /* A NUL inside would make the C string shorter than what was sent. */
-                if (memchr(untrusted_p + 2, 0, n))
+                if (memchr(untrusted_p + fixed, 0, n))
                         return -EBADMSG;
-                memcpy(member, untrusted_p + 2, n);     /* the NUL is already there */
-                n += 2;
+                memcpy(member, untrusted_p + fixed, n);     /* the NUL is already there */
                 break;
         case BUS_FIELD_BLOB:
-                if (avail < 4)
-                        return -EBADMSG;
                 n = le32_load(untrusted_p);
-                if (n > f->max || n > avail - 4)
+                if (n > f->max || n > avail - fixed)
                         return -EBADMSG;
-                memcpy(member, untrusted_p + 4, n);
+                memcpy(member, untrusted_p + fixed, n);
                 memcpy(payload + f->len_offset, &n, sizeof n);
-                n += 4;
                 break;
-        default:
+        case _BUS_FIELD_END:
                 return -EBADMSG;
         }
 
-        *untrusted_pos = untrusted_p + n;
+        *untrusted_pos = untrusted_p + fixed + n;
         return 0;
 }
 

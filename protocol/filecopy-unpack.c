@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "filecopy.h"
+#include "utf8.h"
 #include "util.h"
 
 #define COPY_CHUNK (64 * 1024)
@@ -35,42 +36,6 @@ static int receive(struct unpacker *u, void *buf, size_t n) {
         return 0;
 }
 
-static bool utf8_valid(const char *s) {
-        const uint8_t *p = (const uint8_t *) s;
-
-        while (*p) {
-                uint32_t cp;
-                int extra;
-
-                if (*p < 0x80) {
-                        p++;
-                        continue;
-                }
-                if ((*p & 0xe0) == 0xc0) {
-                        cp = *p & 0x1f;
-                        extra = 1;
-                } else if ((*p & 0xf0) == 0xe0) {
-                        cp = *p & 0x0f;
-                        extra = 2;
-                } else if ((*p & 0xf8) == 0xf0) {
-                        cp = *p & 0x07;
-                        extra = 3;
-                } else
-                        return false;
-                p++;
-                for (int i = 0; i < extra; i++, p++) {
-                        if ((*p & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (*p & 0x3f);
-                }
-                /* overlong forms, surrogates, beyond Unicode */
-                if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
-                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-                        return false;
-        }
-        return true;
-}
-
 bool filecopy_name_valid(const char *name, bool require_utf8) {
         const char *p = name;
 
@@ -85,12 +50,15 @@ bool filecopy_name_valid(const char *name, bool require_utf8) {
                         break;
                 p += n + 1;
         }
-        return !require_utf8 || utf8_valid(name);
+        return !require_utf8 || utf8_valid(name, strlen(name));
 }
 
 /* A symlink at `name` pointing to `target` stays inside the copy: relative,
- * and never climbing above the root on its way. */
+ * its ".." components all at the start and no more of them than the
+ * directories the link lives in.  A ".." after a name could climb out
+ * through another link of the copy ("d" -> ".", then "e" -> "d/.."). */
 static bool symlink_target_inside(const char *name, const char *target) {
+        bool descended = false;
         long depth = 0;
 
         if (!*target || *target == '/')
@@ -101,10 +69,10 @@ static bool symlink_target_inside(const char *name, const char *target) {
                 size_t n = strcspn(p, "/");
 
                 if (n == 2 && p[0] == '.' && p[1] == '.') {
-                        if (--depth < 0)
+                        if (descended || --depth < 0)
                                 return false;
                 } else if (n > 0 && !(n == 1 && p[0] == '.'))
-                        depth++;
+                        descended = true;
                 if (!p[n])
                         return true;
                 p += n + 1;
@@ -184,7 +152,7 @@ static int receive_symlink(struct unpacker *u, int parent, const char *leaf, con
                 return r;
         untrusted_target[h->filelen] = '\0';
         if (strlen(untrusted_target) != h->filelen || !symlink_target_inside(name, untrusted_target) ||
-            (u->opts->require_utf8 && !utf8_valid(untrusted_target)))
+            (u->opts->require_utf8 && !utf8_valid(untrusted_target, (size_t) h->filelen)))
                 return -EINVAL;
         if (symlinkat(untrusted_target, parent, leaf) < 0)
                 return -errno;

@@ -180,8 +180,6 @@ int gui_body_size(uint32_t type);
 const char *gui_msg_type_to_string(uint32_t type);
 
 /* --- sanitising untrusted strings --- */
-/* RFC 3629 UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
-bool gui_utf8_valid(const char *s, size_t len);
 /* A title from WMNAME: stops at the first NUL (at most 127 bytes); every
  * byte outside 0x20-0x7e becomes '_', unless allow_utf8 and the title is
  * valid UTF-8, in which case only control characters (C0, DEL, C1) are

@@ -80,15 +80,12 @@ struct pump {
         int child_status;
 };
 
+/* A pidfd is always close-on-exec. */
 static int pidfd_open_compat(pid_t pid) {
 #ifdef SYS_pidfd_open
         long fd = syscall(SYS_pidfd_open, pid, 0);
 
-        if (fd >= 0) {
-                (void) fcntl((int) fd, F_SETFD, FD_CLOEXEC);
-                return (int) fd;
-        }
-        return -errno;
+        return fd >= 0 ? (int) fd : -errno;
 #else
         return -ENOSYS;
 #endif
@@ -213,12 +210,18 @@ static int peer_flush(struct pump *p) {
         return n == -EAGAIN || n >= 0 ? 0 : (int) n;
 }
 
+/* A stream's EOF (an empty DATA message of `type`), or EXIT_CODE `code`. */
+static int encode_end(uint8_t msg[QREXEC_HEADER_SIZE + QREXEC_EXIT_CODE_SIZE], uint32_t type, int32_t code) {
+        size_t size = QREXEC_HEADER_SIZE + QREXEC_EXIT_CODE_SIZE;
+
+        return type == QREXEC_MSG_DATA_EXIT_CODE ? qrexec_encode_exit_code(msg, size, code)
+                                                 : qrexec_encode_data(msg, size, type, NULL, 0);
+}
+
 static int send_empty(struct pump *p, uint32_t type) {
         uint8_t msg[QREXEC_HEADER_SIZE + QREXEC_EXIT_CODE_SIZE];
-        int n;
+        int n = encode_end(msg, type, p->exit_code);
 
-        n = type == QREXEC_MSG_DATA_EXIT_CODE ? qrexec_encode_exit_code(msg, sizeof(msg), p->exit_code)
-                                              : qrexec_encode_data(msg, sizeof(msg), type, NULL, 0);
         if (n < 0)
                 return n;
         return peer_send(p, msg, (size_t) n);
@@ -627,10 +630,8 @@ out:
 static int send_final(struct vchan *v, uint32_t type, int32_t code) {
         uint8_t msg[QREXEC_HEADER_SIZE + QREXEC_EXIT_CODE_SIZE];
         ssize_t n;
-        int len;
+        int len = encode_end(msg, type, code);
 
-        len = type == QREXEC_MSG_DATA_EXIT_CODE ? qrexec_encode_exit_code(msg, sizeof(msg), code)
-                                                : qrexec_encode_data(msg, sizeof(msg), type, NULL, 0);
         if (len < 0)
                 return len;
         n = vchan_send(v, msg, (size_t) len);

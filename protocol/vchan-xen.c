@@ -86,7 +86,11 @@ static void xen_close(struct vchan *v) {
 
 static int xen_new(const struct vchan_endpoint *ep, struct vchan_xen **ret) {
         struct vchan_xen *x;
+        int r;
 
+        r = check_endpoint(ep);
+        if (r < 0)
+                return r;
         x = calloc(1, sizeof(*x));
         if (!x)
                 return -ENOMEM;
@@ -96,7 +100,7 @@ static int xen_new(const struct vchan_endpoint *ep, struct vchan_xen **ret) {
         x->remote_domid = ep->remote_domid;
         x->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         if (x->epoll_fd < 0) {
-                int r = -errno;
+                r = -errno;
                 free(x);
                 return r;
         }
@@ -117,9 +121,6 @@ static int xen_server_init(const struct vchan_endpoint *ep, size_t read_min, siz
         struct libxenvchan *xv;
         int r;
 
-        r = check_endpoint(ep);
-        if (r < 0)
-                return r;
         r = xen_new(ep, &x);
         if (r < 0)
                 return r;
@@ -146,9 +147,6 @@ static int xen_client_init_async(const struct vchan_endpoint *ep, struct vchan *
         struct vchan_xen *x = NULL;
         int r;
 
-        r = check_endpoint(ep);
-        if (r < 0)
-                return r;
         r = xen_new(ep, &x);
         if (r < 0)
                 return r;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -230,6 +231,43 @@ ssize_t vchan_recv(struct vchan *v, void *buf, size_t n) {
         if (n == 0)
                 return 0;
         return v->ops->read(v, buf, n, true);
+}
+
+/* Exactly n bytes one way.  Nothing moved means the end of the stream
+ * (reading) or, in non-blocking mode only, a wait until the channel may
+ * move again (blocking reads and writes move or fail on their own).  The
+ * buffer is only written when reading. */
+static int transfer_full(struct vchan *v, uint8_t *p, size_t n, bool reading) {
+        while (n > 0) {
+                ssize_t k = reading ? vchan_read(v, p, n) : vchan_write(v, p, n);
+
+                if (k < 0)
+                        return (int) k;
+                if (k == 0) {
+                        struct pollfd pfd = { .fd = vchan_fd_for_select(v), .events = POLLIN };
+                        int r;
+
+                        if (reading && vchan_is_open(v) == VCHAN_DISCONNECTED)
+                                return -EPIPE;
+                        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                                return -errno;
+                        r = vchan_wait(v);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int vchan_read_full(struct vchan *v, void *buf, size_t n) {
+        return transfer_full(v, buf, n, true);
+}
+
+int vchan_write_full(struct vchan *v, const void *buf, size_t n) {
+        return transfer_full(v, (uint8_t *) buf, n, false);
 }
 
 size_t vchan_data_ready(struct vchan *v) {

@@ -89,6 +89,13 @@ ssize_t vchan_read(struct vchan *v, void *buf, size_t n);
 /* Packet receive: exactly n bytes or nothing (-EAGAIN non-blocking). */
 ssize_t vchan_recv(struct vchan *v, void *buf, size_t n);
 
+/* Exactly n bytes as a stream, whatever the ring sizes (a handshake, a
+ * message header and its payload): 0; -EPIPE when the peer ended (read) or
+ * is gone (write) first; -errno.  In non-blocking mode they wait in
+ * fd_for_select() + vchan_wait() as needed. */
+int vchan_read_full(struct vchan *v, void *buf, size_t n);
+int vchan_write_full(struct vchan *v, const void *buf, size_t n);
+
 /* Bytes readable / writable right now without blocking. */
 size_t vchan_data_ready(struct vchan *v);
 size_t vchan_buffer_space(struct vchan *v);

@@ -5,11 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include <check.h>
 
 #include "admin-client.h"
+#include "util.h"
 
 sd_bus *admin_connect(const char *address) {
         sd_bus *bus = NULL;
@@ -103,27 +104,21 @@ int admin_watch_signals(sd_bus *bus, struct admin_signals *s) {
         return sd_bus_match_signal(bus, NULL, NULL, ADMIN_PATH, ADMIN_MANAGER, NULL, on_signal, s);
 }
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 bool admin_wait_signal(sd_bus *bus, struct admin_signals *s, const char *prefix, int timeout_ms) {
-        uint64_t deadline = now_ms() + (uint64_t) timeout_ms;
+        uint64_t deadline = now_usec() + (uint64_t) timeout_ms * 1000;
 
         for (;;) {
                 for (size_t i = 0; i < s->n; i++)
                         if (strncmp(s->lines[i], prefix, strlen(prefix)) == 0)
                                 return true;
-                uint64_t now = now_ms();
+                uint64_t now = now_usec();
                 if (now >= deadline)
                         return false;
                 int r = sd_bus_process(bus, NULL);
                 if (r < 0)
                         return false;
                 if (r == 0)
-                        (void) sd_bus_wait(bus, (deadline - now) * 1000);
+                        (void) sd_bus_wait(bus, deadline - now);
         }
 }
 
@@ -168,52 +163,49 @@ int admin_get_property(sd_bus *bus, const char *domain, const char *property, ch
 
 /* ---------------------------------------------------------------- asserting helpers for check tests */
 
-/* Manager call; returns the error name ("" on success). */
-const char *admin_manager_call(sd_bus *bus, const char *member, sd_bus_message **reply, const char *types, ...) {
+/* A call whose D-Bus error name ("" on success) is returned (in a static buffer). */
+static const char *call_error_name(sd_bus *bus, const char *path, const char *interface, const char *member,
+                                   sd_bus_message **reply, const char *types, va_list ap) {
         static char name[256];
         sd_bus_message *m = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        va_list ap;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, NULL, ADMIN_PATH, ADMIN_MANAGER, member);
+        r = sd_bus_message_new_method_call(bus, &m, NULL, path, interface, member);
         ck_assert_int_ge(r, 0);
         if (types && *types) {
-                va_start(ap, types);
                 r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
                 ck_assert_int_ge(r, 0);
         }
         r = sd_bus_call(bus, m, 120 * 1000000ULL, &error, reply);
+        if (r < 0 && error.message)
+                fprintf(stderr, "  %s %s -> %s: %s\n", path, member, error.name, error.message);
         snprintf(name, sizeof(name), "%s", r < 0 ? (error.name ?: "?") : "");
         sd_bus_error_free(&error);
         sd_bus_message_unref(m);
         return name;
 }
 
-const char *admin_domain_call(sd_bus *bus, const char *domain, const char *member, sd_bus_message **reply,
-                               const char *types, ...) {
-        static char name[256];
-        char *path = admin_path(domain);
-        sd_bus_message *m = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
+const char *admin_manager_call(sd_bus *bus, const char *member, sd_bus_message **reply, const char *types, ...) {
+        const char *name;
         va_list ap;
-        int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, NULL, path, ADMIN_DOMAIN, member);
-        ck_assert_int_ge(r, 0);
-        if (types && *types) {
-                va_start(ap, types);
-                r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-                ck_assert_int_ge(r, 0);
-        }
-        r = sd_bus_call(bus, m, 120 * 1000000ULL, &error, reply);
-        if (r < 0 && error.message)
-                fprintf(stderr, "  %s.%s -> %s: %s\n", domain, member, error.name, error.message);
-        snprintf(name, sizeof(name), "%s", r < 0 ? (error.name ?: "?") : "");
-        sd_bus_error_free(&error);
-        sd_bus_message_unref(m);
+        va_start(ap, types);
+        name = call_error_name(bus, ADMIN_PATH, ADMIN_MANAGER, member, reply, types, ap);
+        va_end(ap);
+        return name;
+}
+
+const char *admin_domain_call(sd_bus *bus, const char *domain, const char *member, sd_bus_message **reply,
+                              const char *types, ...) {
+        char *path = admin_path(domain);
+        const char *name;
+        va_list ap;
+
+        ck_assert_ptr_nonnull(path);
+        va_start(ap, types);
+        name = call_error_name(bus, path, ADMIN_DOMAIN, member, reply, types, ap);
+        va_end(ap);
         free(path);
         return name;
 }
@@ -247,3 +239,38 @@ const char *admin_prop(sd_bus *bus, const char *domain, const char *property) {
         return buf;
 }
 
+/* ---------------------------------------------------------------- a stack shared by a test case */
+
+struct test_stack admin_stack;
+bool admin_stack_up;
+
+void admin_stack_start(const char *option, ...) {
+        va_list ap;
+
+        va_start(ap, option);
+        admin_stack_up = test_stack_startv(&admin_stack, option, ap) == 0;
+        va_end(ap);
+}
+
+void admin_stack_stop(void) {
+        if (admin_stack_up)
+                test_stack_stop(&admin_stack);
+        admin_stack_up = false;
+}
+
+sd_bus *admin_stack_client(void) {
+        ck_assert_msg(admin_stack_up, "the stack did not start");
+        sd_bus *bus = admin_connect(admin_stack.admin_address);
+        ck_assert_ptr_nonnull(bus);
+        return bus;
+}
+
+void admin_stack_require_agents(void) {
+        static const char *const agents[] = { "odyssey-init", "qrexec-agent" };
+        char path[sizeof(admin_stack.builddir) + 64];
+
+        for (size_t i = 0; i < ELEMENTSOF(agents); i++) {
+                snprintf(path, sizeof(path), "%s/agents/bin/%s", admin_stack.builddir, agents[i]);
+                ck_assert_msg(access(path, X_OK) == 0, "%s is not built (make check builds it first)", path);
+        }
+}

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "stack-harness.h"
+
 #define ADMIN_PATH "/org/qubes/Admin1"
 #define ADMIN_MANAGER "org.qubes.Admin1.Manager"
 #define ADMIN_DOMAIN "org.qubes.Admin1.Domain"
@@ -49,3 +51,16 @@ const char *admin_create(sd_bus *bus, const char *name, const char *klass, const
                          const char *value);
 bool admin_list_has(sd_bus *bus, const char *name);
 const char *admin_prop(sd_bus *bus, const char *domain, const char *property);
+
+/* The private stack a check test case's tests share: its unchecked (or
+ * checked) fixture's setup calls admin_stack_start(launcher options...,
+ * NULL), its teardown is admin_stack_stop.  A stack that did not start fails
+ * each test in admin_stack_client(), which connects a client to it. */
+extern struct test_stack admin_stack;
+extern bool admin_stack_up;
+void admin_stack_start(const char *option, ...);
+void admin_stack_stop(void);
+sd_bus *admin_stack_client(void);
+/* Assert the build tree holds the agents a native domain runs (make check
+ * builds them before these tests). */
+void admin_stack_require_agents(void);

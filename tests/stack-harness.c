@@ -75,10 +75,19 @@ static void dump_logs(const struct test_stack *s) {
 }
 
 int test_stack_start(struct test_stack *s, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, s);
+        r = test_stack_startv(s, va_arg(ap, const char *), ap);
+        va_end(ap);
+        return r;
+}
+
+int test_stack_startv(struct test_stack *s, const char *option, va_list more) {
         char launcher[sizeof(s->builddir) + 64], out[8192];
         const char *argv[MAX_ARGS];
         size_t argc = 0;
-        va_list ap;
         int r;
 
         memset(s, 0, sizeof(*s));
@@ -95,10 +104,8 @@ int test_stack_start(struct test_stack *s, ...) {
         argv[argc++] = "start";
         argv[argc++] = "--root";
         argv[argc++] = s->root;
-        va_start(ap, s);
-        for (const char *a; (a = va_arg(ap, const char *)) && argc < MAX_ARGS - 1;)
+        for (const char *a = option; a && argc < MAX_ARGS - 1; a = va_arg(more, const char *))
                 argv[argc++] = a;
-        va_end(ap);
         argv[argc] = NULL;
 
         r = run_capture((char *const *) argv, NULL, out, sizeof(out));

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <limits.h>
+#include <stdarg.h>
 #include <sys/types.h>
 
 struct test_stack {
@@ -21,6 +22,8 @@ struct test_stack {
  * e.g. "--only", "busd", NULL).  0 or -errno; on failure the launcher's output
  * and the daemons' logs are printed to stderr. */
 int test_stack_start(struct test_stack *s, ...);
+/* The same with the options as option, then the rest of a va_list up to NULL. */
+int test_stack_startv(struct test_stack *s, const char *option, va_list more);
 /* Stop the daemons and remove the root. */
 void test_stack_stop(struct test_stack *s);
 /* Run `program args...` (NULL-terminated) with QUBES_ADMIN_ADDRESS set to the

@@ -25,42 +25,15 @@
 #define create admin_create
 #define prop admin_prop
 
-static struct test_stack stack;
-static bool stack_up;
-
 static void stack_setup(void) {
-        stack_up = test_stack_start(&stack, NULL) == 0;
-}
-
-static void stack_teardown(void) {
-        if (stack_up)
-                test_stack_stop(&stack);
-        stack_up = false;
-}
-
-static sd_bus *client(void) {
-        ck_assert_msg(stack_up, "the stack did not start");
-        sd_bus *bus = admin_connect(stack.admin_address);
-        ck_assert_ptr_nonnull(bus);
-        return bus;
-}
-
-static bool native_backend_ready(void) {
-        char path[4096];
-
-        snprintf(path, sizeof(path), "%s/agents/bin/odyssey-init", stack.builddir);
-        if (access(path, X_OK) == 0)
-                return true;
-        fprintf(stderr, "SKIP (start tests): the native backend's agents are not built (%s missing)\n", path);
-        return false;
+        admin_stack_start(NULL);
 }
 
 START_TEST(test_start_stop) {
-        sd_bus *bus = client();
+        sd_bus *bus = admin_stack_client();
         static struct admin_signals sig;
 
-        if (!native_backend_ready())
-                return;
+        admin_stack_require_agents();
         ck_assert_int_ge(admin_watch_signals(bus, &sig), 0);
         ck_assert_str_eq(create(bus, "run-tpl", "TemplateVM", "black", NULL, NULL), "");
         ck_assert_str_eq(create(bus, "run-a", "AppVM", "blue", "template", "run-tpl"), "");
@@ -104,10 +77,9 @@ START_TEST(test_start_stop) {
 END_TEST
 
 START_TEST(test_restart_finds_running) {
-        sd_bus *bus = client();
+        sd_bus *bus = admin_stack_client();
 
-        if (!native_backend_ready())
-                return;
+        admin_stack_require_agents();
         ck_assert_str_eq(create(bus, "rs-tpl", "TemplateVM", "black", NULL, NULL), "");
         ck_assert_str_eq(create(bus, "rs-a", "AppVM", "green", "template", "rs-tpl"), "");
         ck_assert_str_eq(domain_call(bus, "rs-a", "Start", NULL, NULL), "");
@@ -118,19 +90,19 @@ START_TEST(test_restart_finds_running) {
         ck_assert_str_eq(prop(bus, "rs-auto", "state"), "Halted");
         sd_bus_unref(bus);
 
-        pid_t old = test_stack_daemon_pid(&stack, "qubesd");
+        pid_t old = test_stack_daemon_pid(&admin_stack, "qubesd");
         ck_assert_int_gt(old, 0);
         ck_assert_int_eq(kill(old, SIGKILL), 0);
         for (int i = 0; i < 200 && kill(old, 0) == 0; i++)
                 usleep(10000);
 
-        pid_t fresh = test_stack_spawn_daemon(&stack, "daemons/qubesd/qubesd", "qubesd-restarted");
+        pid_t fresh = test_stack_spawn_daemon(&admin_stack, "daemons/qubesd/qubesd", "qubesd-restarted");
         ck_assert_int_gt(fresh, 0);
         bus = NULL;
         for (int i = 0; i < 300 && !bus; i++) {
                 usleep(20000);
                 sd_bus *b = NULL;
-                if (sd_bus_new(&b) >= 0 && sd_bus_set_address(b, stack.admin_address) >= 0 && sd_bus_start(b) >= 0 &&
+                if (sd_bus_new(&b) >= 0 && sd_bus_set_address(b, admin_stack.admin_address) >= 0 && sd_bus_start(b) >= 0 &&
                     sd_bus_call_method(b, NULL, ADMIN_PATH, ADMIN_MANAGER, "ListDomains", NULL, NULL, "") >= 0)
                         bus = b;
                 else
@@ -159,7 +131,7 @@ static char silent_agents[256];
 static void silent_stack_setup(void) {
         char cmd[2048], arg[400];
 
-        stack_up = false;
+        admin_stack_up = false;
         snprintf(silent_agents, sizeof(silent_agents), "/tmp/odyssey-silent-agents-XXXXXX");
         if (!mkdtemp(silent_agents))
                 return;
@@ -170,23 +142,22 @@ static void silent_stack_setup(void) {
         if (system(cmd) != 0)
                 return;
         snprintf(arg, sizeof(arg), "qubesd=--agents-dir=%s", silent_agents);
-        stack_up = test_stack_start(&stack, "--arg", arg, NULL) == 0;
+        admin_stack_up = test_stack_start(&admin_stack, "--arg", arg, NULL) == 0;
 }
 
 static void silent_stack_teardown(void) {
         char cmd[300];
 
-        stack_teardown();
+        admin_stack_stop();
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", silent_agents);
         (void) !system(cmd);
 }
 
 START_TEST(test_start_timeout) {
-        sd_bus *bus = client();
+        sd_bus *bus = admin_stack_client();
         static struct admin_signals sig;
 
-        if (!native_backend_ready())
-                return;
+        admin_stack_require_agents();
         ck_assert_int_ge(admin_watch_signals(bus, &sig), 0);
         ck_assert_str_eq(create(bus, "to-tpl", "TemplateVM", "black", NULL, NULL), "");
         ck_assert_str_eq(create(bus, "to-a", "AppVM", "blue", "template", "to-tpl"), "");
@@ -203,14 +174,14 @@ static Suite *lifecycle_suite(void) {
         Suite *s = suite_create("admin-lifecycle");
 
         TCase *tc = tcase_create("start-stop");
-        tcase_add_unchecked_fixture(tc, stack_setup, stack_teardown);
+        tcase_add_unchecked_fixture(tc, stack_setup, admin_stack_stop);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_start_stop);
         suite_add_tcase(s, tc);
 
         /* a stack of its own: it kills that stack's qubesd */
         TCase *restart = tcase_create("restart");
-        tcase_add_unchecked_fixture(restart, stack_setup, stack_teardown);
+        tcase_add_unchecked_fixture(restart, stack_setup, admin_stack_stop);
         tcase_set_timeout(restart, 60);
         tcase_add_test(restart, test_restart_finds_running);
         suite_add_tcase(s, restart);

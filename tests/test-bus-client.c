@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "check-helpers.h"
 #include "bus-client.h"
 #include "util.h"
 
@@ -291,8 +292,6 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("bus-client");
         TCase *tc = tcase_create("client");
-        SRunner *sr;
-        int failed;
 
         tcase_add_checked_fixture(tc, NULL, teardown);
         tcase_add_test(tc, test_welcome_accepted);
@@ -301,9 +300,5 @@ int main(void) {
         tcase_add_test(tc, test_malformed_or_oversize_from_busd_closes);
         tcase_add_test(tc, test_event_mode);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run_suite(s);
 }

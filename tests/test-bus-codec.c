@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check-helpers.h"
 #include "bus.h"
 #include "test-bus-helpers.h"
 #include "util.h"
@@ -217,9 +218,5 @@ static Suite *bus_codec_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(bus_codec_suite());
-        srunner_run_all(sr, CK_ENV);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run_suite(bus_codec_suite());
 }

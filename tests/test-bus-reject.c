@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check-helpers.h"
 #include "bus.h"
 #include "test-bus-helpers.h"
 #include "util.h"
@@ -206,9 +207,5 @@ static Suite *bus_reject_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(bus_reject_suite());
-        srunner_run_all(sr, CK_ENV);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run_suite(bus_reject_suite());
 }

@@ -3,6 +3,7 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "check-helpers.h"
 #include "bus.h"
 #include "util.h"
 
@@ -167,9 +168,5 @@ static Suite *bus_route_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(bus_route_suite());
-        srunner_run_all(sr, CK_ENV);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run_suite(bus_route_suite());
 }

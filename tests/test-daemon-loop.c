@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "check-helpers.h"
 #include "daemon.h"
 
 static int on_second_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -74,9 +75,5 @@ int main(void) {
         tcase_add_test(tc, test_loop_dispatches_and_exits);
         tcase_add_test(tc, test_loop_sleeps_when_idle);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return check_run_suite(s);
 }

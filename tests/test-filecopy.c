@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check-helpers.h"
 #include "filecopy.h"
 #include "util.h"
 
@@ -279,6 +280,12 @@ START_TEST(test_hostile_streams) {
         put_entry(&s, "d", 2, 040755, "", 0, 0);
         put_entry(&s, "d/up", 5, 0120777, "../..", 5, 5);
         ck_assert_int_eq(unpack(&s, NULL), -EINVAL);
+        /* ".." after a name: through a link to "." it climbs out. */
+        put_entry(&s, "dot", 4, 0120777, ".", 1, 1);
+        put_entry(&s, "climb", 6, 0120777, "dot/..", 6, 6);
+        ck_assert_int_eq(unpack(&s, NULL), -EINVAL);
+        snprintf(path, sizeof(path), "%s/dot", dst);
+        ck_assert_int_eq(unlink(path), 0);
         /* A link sent first, then a file "through" it: never followed. */
         put_entry(&s, "here", 5, 0120777, ".", 1, 1);
         put_file(&s, "here/x", "x");
@@ -336,11 +343,5 @@ static Suite *filecopy_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(filecopy_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run_suite(filecopy_suite());
 }

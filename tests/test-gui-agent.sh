@@ -25,22 +25,12 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$T"/*.log; do echo "== $f"; tail -n 20 "$f"; done; exit 1; }
 ok() { echo "ok: $*"; }
-wait_for() {
-        local n=$(( $1 * 10 )); shift
-        for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-        return 1
-}
-free_display() {
-        for d in $(seq "$1" $(($1 + 60))); do
-                [ -e /tmp/.X11-unix/X$d ] || [ -e /tmp/.X$d-lock ] || { echo $d; return; }
-        done
-}
+. "$(dirname "$0")/gui-test-lib.sh"
 
-ADMIN=$(free_display 141)
-Xvfb :$ADMIN -screen 0 1280x1024x24 -nolisten tcp >"$T/xvfb-admin.log" 2>&1 &
-PIDS+=($!)
+start_xvfb 141 "$T/xvfb-admin.log" || fail "the admin Xvfb did not start"
+PIDS+=("$XVFB_PID")
+ADMIN=$XVFB_DISPLAY
 export DISPLAY=:$ADMIN
-wait_for 20 xdotool getmouselocation >/dev/null 2>&1 || fail "the admin Xvfb did not start"
 
 # The agent starts the domain's Xvfb itself, at guid's screen size.
 DOM=$(free_display $((ADMIN + 1)))

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check-helpers.h"
 #include "gui.h"
+#include "utf8.h"
 #include "util.h"
 
 static int roundtrip(const struct gui_msg *m, enum gui_direction from, uint8_t *buf, size_t size,
@@ -219,9 +221,9 @@ START_TEST(test_titles) {
         gui_sanitize_title(in, false, out);
         ck_assert_uint_eq(strlen(out), GUI_TITLE_SIZE - 1);
 
-        ck_assert(gui_utf8_valid("\xf4\x8f\xbf\xbf", 4));
-        ck_assert(!gui_utf8_valid("\xf4\x90\x80\x80", 4));   /* > U+10FFFF */
-        ck_assert(!gui_utf8_valid("\xe2\x82", 2));            /* truncated */
+        ck_assert(utf8_valid("\xf4\x8f\xbf\xbf", 4));
+        ck_assert(!utf8_valid("\xf4\x90\x80\x80", 4));   /* > U+10FFFF */
+        ck_assert(!utf8_valid("\xe2\x82", 2));            /* truncated */
 }
 END_TEST
 
@@ -287,9 +289,5 @@ static Suite *make_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(make_suite());
-        srunner_run_all(sr, CK_ENV);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run_suite(make_suite());
 }

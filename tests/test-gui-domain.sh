@@ -38,21 +38,11 @@ cleanup() {
 }
 trap cleanup EXIT
 die() { echo "FATAL: $*"; for f in "$root"/log/*.log; do echo "== $f"; tail -30 "$f"; done; exit 1; }
-wait_for() {
-        local n=$(( $1 * 10 )); shift
-        for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-        return 1
-}
-free_display() {
-        for d in $(seq "$1" $(($1 + 60))); do
-                [ -e /tmp/.X11-unix/X$d ] || [ -e /tmp/.X$d-lock ] || { echo $d; return; }
-        done
-}
+. "$(dirname "$0")/gui-test-lib.sh"
 
-admin=$(free_display 201)
-Xvfb :$admin -screen 0 1280x1024x24 -nolisten tcp >"$tmp/xvfb.log" 2>&1 &
-xvfb_pid=$!
-wait_for 30 env DISPLAY=:$admin xdotool getmouselocation >/dev/null 2>&1 || { echo "SKIP: Xvfb cannot run"; exit 77; }
+start_xvfb 201 "$tmp/xvfb.log" || die "the admin Xvfb did not start"
+xvfb_pid=$XVFB_PID
+admin=$XVFB_DISPLAY
 
 timeout 120 "$src/tools/stack" start --root "$root" --arg qubesd=--gui-display=:$admin >"$tmp/stack.out" 2>&1 \
         || { cat "$tmp/stack.out"; die "stack did not start"; }

@@ -22,21 +22,11 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$T"/*.log "$T"/*.out; do echo "== $f"; tail -n 20 "$f"; done; exit 1; }
 ok() { echo "ok: $*"; }
-# wait_for SECONDS CMD...: poll until CMD succeeds
-wait_for() {
-        local n=$(( $1 * 10 )); shift
-        for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-        return 1
-}
+. "$(dirname "$0")/gui-test-lib.sh"
 
-# A free display number.
-for d in $(seq 91 140); do
-        [ -e /tmp/.X11-unix/X$d ] || [ -e /tmp/.X$d-lock ] || { DISP=$d; break; }
-done
-Xvfb :$DISP -screen 0 1280x1024x24 -nolisten tcp >"$T/xvfb.log" 2>&1 &
-PIDS+=($!)
-export DISPLAY=:$DISP
-wait_for 20 xdotool getmouselocation >/dev/null 2>&1 || fail "Xvfb did not start"
+start_xvfb 91 "$T/xvfb.log" || fail "Xvfb did not start"
+PIDS+=("$XVFB_PID")
+export DISPLAY=:$XVFB_DISPLAY
 
 # qrexec-policyd stand-in: answers qubes.ClipboardPaste with the contents of $T/policy-answer
 cat >"$T/policy.py" <<'EOF'

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -48,17 +47,11 @@ static void on_done(void *userdata, int r) {
         res->r = r;
 }
 
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* Run the loop until *flag (generous: the machine is loaded). */
 static void run_until(struct env *env, const bool *flag) {
-        uint64_t deadline = mono_usec() + 30 * UINT64_C(1000000);
+        uint64_t deadline = now_usec() + 30 * UINT64_C(1000000);
 
-        while (!*flag && mono_usec() < deadline)
+        while (!*flag && now_usec() < deadline)
                 ck_assert_int_ge(sd_event_run(env->event, 100000), 0);
         ck_assert_msg(*flag, "timed out");
 }
@@ -224,19 +217,19 @@ START_TEST(test_destroyed_behind_its_back) {
         env.n_events = 0;
         virDomainPtr dom = virDomainLookupByName(conn, "odyssey-victim");
         ck_assert_ptr_nonnull(dom);
-        uint64_t t0 = mono_usec();
+        uint64_t t0 = now_usec();
         ck_assert_int_eq(virDomainDestroy(dom), 0);
         virDomainFree(dom);
 
         bool seen = false;
-        while (!seen && mono_usec() - t0 < 30 * UINT64_C(1000000)) {
+        while (!seen && now_usec() - t0 < 30 * UINT64_C(1000000)) {
                 ck_assert_int_ge(sd_event_run(env.event, 100000), 0);
                 seen = env.n_events > 0;
         }
         ck_assert(seen);
         ck_assert_str_eq(env.event_name, "victim");
         ck_assert_int_eq(env.event_state, POWER_HALTED);
-        fprintf(stderr, "destroyed behind its back: reported after %.3f s\n", (double) (mono_usec() - t0) / 1e6);
+        fprintf(stderr, "destroyed behind its back: reported after %.3f s\n", (double) (now_usec() - t0) / 1e6);
         /* the backend forgot it: a kill now is refused at once */
         ck_assert_int_eq(hal_libvirt_ops.kill(env.backend, "victim", on_done, &(struct result) {}), -ENOENT);
         env_teardown(&env);

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "admin-client.h"
@@ -27,31 +26,8 @@
 
 #define USEC_PER_SEC UINT64_C(1000000)
 
-static struct test_stack stack;
-static bool stack_up;
-
 static void stack_setup(void) {
-        stack_up = test_stack_start(&stack, "--only", "busd,qubesd", NULL) == 0;
-}
-
-static void stack_teardown(void) {
-        if (stack_up)
-                test_stack_stop(&stack);
-        stack_up = false;
-}
-
-static sd_bus *client(void) {
-        ck_assert_msg(stack_up, "the stack did not start");
-        sd_bus *bus = admin_connect(stack.admin_address);
-        ck_assert_ptr_nonnull(bus);
-        return bus;
-}
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+        admin_stack_start("--only", "busd,qubesd", NULL);
 }
 
 /* An asynchronous Start, its reply's error name ("" for success) once it came. */
@@ -80,9 +56,9 @@ static void start_async(sd_bus *bus, const char *name, struct pending_start *p) 
 }
 
 static void wait_start(sd_bus *bus, struct pending_start *p, unsigned timeout_sec) {
-        uint64_t deadline = mono_usec() + timeout_sec * USEC_PER_SEC;
+        uint64_t deadline = now_usec() + timeout_sec * USEC_PER_SEC;
 
-        while (!p->done && mono_usec() < deadline) {
+        while (!p->done && now_usec() < deadline) {
                 int r = sd_bus_process(bus, NULL);
                 ck_assert_int_ge(r, 0);
                 if (r == 0)
@@ -94,12 +70,12 @@ static void wait_start(sd_bus *bus, struct pending_start *p, unsigned timeout_se
 /* Until `qubes-ctl ls` shows name in state, up to timeout_sec (else its output and qubesd's log on stderr). */
 static bool ls_shows(const char *name, const char *state, unsigned timeout_sec) {
         char path[4096], out[8192], want[128];
-        uint64_t deadline = mono_usec() + timeout_sec * USEC_PER_SEC;
+        uint64_t deadline = now_usec() + timeout_sec * USEC_PER_SEC;
 
-        snprintf(path, sizeof(path), "%s/client/qubes-ctl", stack.builddir);
+        snprintf(path, sizeof(path), "%s/client/qubes-ctl", admin_stack.builddir);
         snprintf(want, sizeof(want), "\n%s ", name);
         do {
-                if (test_stack_run(&stack, out, sizeof(out), path, "ls", NULL) == 0) {
+                if (test_stack_run(&admin_stack, out, sizeof(out), path, "ls", NULL) == 0) {
                         const char *line = strstr(out, want);
                         if (line) {
                                 line += strlen(want);
@@ -109,15 +85,15 @@ static bool ls_shows(const char *name, const char *state, unsigned timeout_sec) 
                         }
                 }
                 usleep(100000);
-        } while (mono_usec() < deadline);
+        } while (now_usec() < deadline);
         fprintf(stderr, "qubes-ctl ls:\n%s", out);
-        snprintf(path, sizeof(path), "cat '%s/log/qubesd.log' >&2", stack.root);
+        snprintf(path, sizeof(path), "cat '%s/log/qubesd.log' >&2", admin_stack.root);
         (void) !system(path);
         return false;
 }
 
 START_TEST(test_test_driver_without_agent) {
-        sd_bus *bus = client();
+        sd_bus *bus = admin_stack_client();
         struct pending_start start;
 
         ck_assert_str_eq(admin_create(bus, "lv-tpl", "TemplateVM", "black", NULL, NULL), "");
@@ -126,13 +102,13 @@ START_TEST(test_test_driver_without_agent) {
         ck_assert_str_eq(admin_domain_call(bus, "lv-test", "SetProperty", NULL, "ss", "qrexec_timeout", "3"), "");
 
         for (int round = 0; round < 2; round++) {
-                uint64_t t0 = mono_usec();
+                uint64_t t0 = now_usec();
                 start_async(bus, "lv-test", &start);
                 /* started in libvirt, waiting for the agent's hello on the virtio channel */
                 ck_assert(ls_shows("lv-test", "Transient", 10));
                 wait_start(bus, &start, 60);
                 ck_assert_str_eq(start.error, ADMIN_ERROR "Timeout");
-                ck_assert_uint_ge(mono_usec() - t0, 3 * USEC_PER_SEC);
+                ck_assert_uint_ge(now_usec() - t0, 3 * USEC_PER_SEC);
                 /* killed after the timeout: Dying, then Halted once libvirt destroyed it */
                 ck_assert(ls_shows("lv-test", "Halted", 30));
                 ck_assert_str_eq(admin_prop(bus, "lv-test", "state"), "Halted");
@@ -142,7 +118,7 @@ START_TEST(test_test_driver_without_agent) {
 END_TEST
 
 START_TEST(test_hung_hypervisor_keeps_api_responsive) {
-        sd_bus *bus = client();
+        sd_bus *bus = admin_stack_client();
         struct pending_start start;
         struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t len = sizeof(addr);
@@ -165,10 +141,10 @@ START_TEST(test_hung_hypervisor_keeps_api_responsive) {
 
         /* the Admin API about everything else: each call answers at once
          * (5 s: room for a loaded machine; the hung call never ends by itself) */
-        uint64_t t0 = mono_usec(), worst = 0;
+        uint64_t t0 = now_usec(), worst = 0;
         for (int i = 0; i < 5; i++) {
                 char name[32];
-                uint64_t t = mono_usec();
+                uint64_t t = now_usec();
 
                 snprintf(name, sizeof(name), "hv-native-%d", i);
                 ck_assert_str_eq(admin_create(bus, name, "AppVM", "blue", "template", "hv-tpl"), "");
@@ -177,10 +153,10 @@ START_TEST(test_hung_hypervisor_keeps_api_responsive) {
                 ck_assert(admin_list_has(bus, name));
                 ck_assert_str_eq(admin_prop(bus, "hv-hung", "state"), "Transient");
                 ck_assert_str_eq(admin_manager_call(bus, "RemoveDomain", NULL, "s", name), "");
-                worst = mono_usec() - t > worst ? mono_usec() - t : worst;
+                worst = now_usec() - t > worst ? now_usec() - t : worst;
         }
         fprintf(stderr, "while a libvirt backend hangs: 5 rounds of 6 Admin calls in %.3f s (worst round %.3f s)\n",
-                (double) (mono_usec() - t0) / 1e6, (double) worst / 1e6);
+                (double) (now_usec() - t0) / 1e6, (double) worst / 1e6);
         ck_assert_msg(worst < 5 * USEC_PER_SEC, "a round of Admin calls took %.3f s", (double) worst / 1e6);
         ck_assert(!start.done);
 
@@ -204,7 +180,7 @@ int main(void) {
                 return 77;
         }
         tcase_set_timeout(tc, 240);
-        tcase_add_checked_fixture(tc, stack_setup, stack_teardown);
+        tcase_add_checked_fixture(tc, stack_setup, admin_stack_stop);
         tcase_add_test(tc, test_test_driver_without_agent);
         tcase_add_test(tc, test_hung_hypervisor_keeps_api_responsive);
         suite_add_tcase(s, tc);

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hal-libvirt.h"
@@ -69,18 +68,11 @@ static void on_listed(void *userdata, const struct hal_domain_info *info) {
         }
 }
 
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* Run the loop until *flag; generous, the machine is loaded and QEMU is TCG. */
 static void run_until(struct env *env, const bool *flag, unsigned timeout_sec) {
-        uint64_t deadline = mono_usec() + timeout_sec * USEC_PER_SEC;
+        uint64_t deadline = now_usec() + timeout_sec * USEC_PER_SEC;
 
-        while (!*flag && mono_usec() < deadline)
+        while (!*flag && now_usec() < deadline)
                 ck_assert_int_ge(sd_event_run(env->event, 100000), 0);
         ck_assert_msg(*flag, "timed out after %u s", timeout_sec);
 }
@@ -211,8 +203,8 @@ START_TEST(test_qemu_lifecycle) {
         ck_assert(S_ISSOCK(st.st_mode));
 
         if (env.kernel[0]) {
-                uint64_t deadline = mono_usec() + 120 * USEC_PER_SEC;
-                while (!console_has(&env, "Linux version") && mono_usec() < deadline)
+                uint64_t deadline = now_usec() + 120 * USEC_PER_SEC;
+                while (!console_has(&env, "Linux version") && now_usec() < deadline)
                         ck_assert_int_ge(sd_event_run(env.event, 200000), 0);
                 ck_assert_msg(console_has(&env, "Linux version"), "the kernel printed nothing on its console");
         }
@@ -227,10 +219,10 @@ START_TEST(test_qemu_lifecycle) {
         snprintf(command, sizeof(command), "virsh -q -c " URI " destroy %s >/dev/null", env.libvirt_name);
         env.n_events = 0;
         ck_assert_int_eq(system(command), 0);
-        uint64_t t0 = mono_usec();
-        while (env.n_events == 0 && mono_usec() - t0 < 30 * USEC_PER_SEC)
+        uint64_t t0 = now_usec();
+        while (env.n_events == 0 && now_usec() - t0 < 30 * USEC_PER_SEC)
                 ck_assert_int_ge(sd_event_run(env.event, 100000), 0);
-        double seconds = (double) (mono_usec() - t0) / 1e6;
+        double seconds = (double) (now_usec() - t0) / 1e6;
         ck_assert_uint_eq(env.n_events, 1);
         ck_assert_str_eq(env.event_name, env.name);
         ck_assert_int_eq(env.event_state, POWER_HALTED);
@@ -250,11 +242,11 @@ START_TEST(test_qemu_shutdown_times_out) {
         env_setup(&env, "shut");
         start_guest(&env);
         /* nothing in the guest answers ACPI: killed after the timeout */
-        uint64_t t0 = mono_usec();
+        uint64_t t0 = now_usec();
         ck_assert_int_eq(hal_libvirt_ops.shutdown(env.backend, env.name, 2, on_done, &res), 0);
         run_until(&env, &res.done, 60);
         ck_assert_int_eq(res.r, 0);
-        ck_assert_uint_ge(mono_usec() - t0, 2 * USEC_PER_SEC);
+        ck_assert_uint_ge(now_usec() - t0, 2 * USEC_PER_SEC);
         ck_assert_int_eq(libvirt_state(&env), -1);
         env_teardown(&env);
 }

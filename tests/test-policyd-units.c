@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check-helpers.h"
 #include "call-plan.h"
 #include "line-request.h"
 
@@ -252,8 +253,6 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("qrexec-policyd units");
         TCase *line = tcase_create("line protocol"), *plan = tcase_create("call plan");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(line, test_parse_valid);
         tcase_add_test(line, test_parse_refused);
@@ -264,9 +263,5 @@ int main(void) {
         tcase_add_test(plan, test_snapshot);
         suite_add_tcase(s, line);
         suite_add_tcase(s, plan);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return check_run_suite(s);
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "check-helpers.h"
 #include "bus-client.h"
 #include "stack-harness.h"
 #include "util.h"
@@ -388,34 +389,21 @@ START_TEST(test_system_info_follows_qubesd) {
 END_TEST
 
 START_TEST(test_sandboxed) {
-        char path[64], line[256];
-        bool seccomp = false, nnp = false;
         pid_t pid = test_stack_daemon_pid(&stack, "qrexec-policyd");
 
         ck_assert_int_gt(pid, 0);
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-        FILE *f = fopen(path, "re");
-        ck_assert_ptr_nonnull(f);
-        while (fgets(line, sizeof(line), f)) {
-                seccomp = seccomp || strcmp(line, "Seccomp:\t2\n") == 0;
-                nnp = nnp || strcmp(line, "NoNewPrivs:\t1\n") == 0;
-        }
-        fclose(f);
-        ck_assert(seccomp);
-        ck_assert(nnp);
+        check_process_sandboxed(pid);
 }
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("qrexec-policyd");
-        TCase *tc = tcase_create("stack");
-        SRunner *sr;
-        int failed;
+        Suite *s;
+        TCase *tc;
 
-        if (geteuid() != 0) {
-                fprintf(stderr, "needs root (the stack runs daemons under their own uids)\n");
+        if (!check_running_as_root("the stack runs daemons under their own uids"))
                 return 77;
-        }
+        s = suite_create("qrexec-policyd");
+        tc = tcase_create("stack");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 180);
         tcase_add_test(tc, test_line_allow_deny);
@@ -425,9 +413,5 @@ int main(void) {
         tcase_add_test(tc, test_system_info_follows_qubesd);
         tcase_add_test(tc, test_sandboxed);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return check_run_suite(s);
 }

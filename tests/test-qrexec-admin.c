@@ -25,24 +25,8 @@
 
 #define SEC UINT64_C(1000000)
 
-static struct test_stack stack;
-static bool stack_up;
-
 static void stack_setup(void) {
-        stack_up = test_stack_start(&stack, "--only", "busd,qubesd", NULL) == 0;
-}
-
-static void stack_teardown(void) {
-        if (stack_up)
-                test_stack_stop(&stack);
-        stack_up = false;
-}
-
-static sd_bus *client(void) {
-        ck_assert_msg(stack_up, "the stack did not start");
-        sd_bus *bus = admin_connect(stack.admin_address);
-        ck_assert_ptr_nonnull(bus);
-        return bus;
+        admin_stack_start("--only", "busd,qubesd", NULL);
 }
 
 /* A connection busd takes for qrexec-policyd: made while our euid is the role's. */
@@ -53,7 +37,7 @@ static struct bus_client *connect_as_policyd(void) {
         int r;
 
         ck_assert_int_eq(seteuid(uid), 0);
-        r = bus_client_connect(stack.bus_socket, 5 * SEC, &c);
+        r = bus_client_connect(admin_stack.bus_socket, 5 * SEC, &c);
         ck_assert_int_eq(seteuid(0), 0);
         ck_assert_int_eq(r, 0);
         ck_assert_int_eq(bus_client_role(c), BUS_ROLE_POLICYD);
@@ -102,7 +86,7 @@ static const struct bus_msg_domain_info *find_info(const struct info_log *log, c
 }
 
 START_TEST(test_system_info) {
-        sd_bus *bus = client();
+        sd_bus *bus = admin_stack_client();
         struct bus_message *m = msg_new();
         static struct info_log log;
         struct bus_msg_system_info_subscribe sub = {};
@@ -159,7 +143,7 @@ START_TEST(test_system_info) {
 END_TEST
 
 START_TEST(test_policy_status) {
-        sd_bus *bus = client();
+        sd_bus *bus = admin_stack_client();
         struct bus_client *pd = connect_as_policyd();
         _cleanup_free_ struct bus_msg_policy_status *st = calloc(1, sizeof(*st));
         sd_bus_message *reply = NULL;
@@ -167,7 +151,7 @@ START_TEST(test_policy_status) {
         char out[4096];
 
         ck_assert_str_eq(admin_manager_call(bus, "GetPolicyStatus", NULL, NULL), ADMIN_ERROR "NotRunning");
-        ck_assert_int_eq(test_stack_run(&stack, out, sizeof(out), "client/qubes-ctl", "policy", "status", NULL), 1);
+        ck_assert_int_eq(test_stack_run(&admin_stack, out, sizeof(out), "client/qubes-ctl", "policy", "status", NULL), 1);
 
         *st = (struct bus_msg_policy_status) { .ok = 0, .files = 3, .rules = 40, .loaded_usec = 1700000000000000 };
         snprintf(st->policy_dir, sizeof(st->policy_dir), "/etc/qubes/policy.d");
@@ -193,7 +177,7 @@ START_TEST(test_policy_status) {
         ck_assert_str_eq(errors, "30-user.policy:7: invalid action 'alow'");
         sd_bus_message_unref(reply);
 
-        ck_assert_int_eq(test_stack_run(&stack, out, sizeof(out), "client/qubes-ctl", "policy", "status", NULL), 1);
+        ck_assert_int_eq(test_stack_run(&admin_stack, out, sizeof(out), "client/qubes-ctl", "policy", "status", NULL), 1);
         ck_assert_ptr_nonnull(strstr(out, "status: broken"));
         ck_assert_ptr_nonnull(strstr(out, "30-user.policy:7: invalid action 'alow'"));
         ck_assert_ptr_nonnull(strstr(out, "rules: 40"));
@@ -203,7 +187,7 @@ START_TEST(test_policy_status) {
         ck_assert_int_eq(bus_client_send(pd, BUS_MSG_POLICY_STATUS, 0, 2, st), 0);
         int status = -1;
         for (int i = 0; i < 2000 && status != 0; i++) {
-                status = test_stack_run(&stack, out, sizeof(out), "client/qubes-ctl", "policy", "status", NULL);
+                status = test_stack_run(&admin_stack, out, sizeof(out), "client/qubes-ctl", "policy", "status", NULL);
                 if (status != 0)
                         usleep(10000);
         }
@@ -216,12 +200,12 @@ END_TEST
 
 /* `qubes-ctl ask-agent ARGS`, its stdout on *ret_out; returns once it said it registered. */
 static pid_t start_ask_agent(const char *arg1, const char *arg2, FILE **ret_out) {
-        char path[sizeof(stack.builddir) + 64], env[sizeof(stack.admin_address) + 32], line[256];
+        char path[sizeof(admin_stack.builddir) + 64], env[sizeof(admin_stack.admin_address) + 32], line[256];
         int pipefd[2];
         pid_t pid;
 
-        snprintf(path, sizeof(path), "%s/client/qubes-ctl", stack.builddir);
-        snprintf(env, sizeof(env), "QUBES_ADMIN_ADDRESS=%s", stack.admin_address);
+        snprintf(path, sizeof(path), "%s/client/qubes-ctl", admin_stack.builddir);
+        snprintf(env, sizeof(env), "QUBES_ADMIN_ADDRESS=%s", admin_stack.admin_address);
         ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
         pid = fork();
         ck_assert_int_ge(pid, 0);
@@ -274,7 +258,7 @@ START_TEST(test_ask_relay) {
         ck_assert_int_eq(ask(pd, "vault", "", target, sizeof(target)), -EACCES);
         /* one agent at a time */
         char out2[512];
-        ck_assert_int_ne(test_stack_run(&stack, out2, sizeof(out2), "client/qubes-ctl", "ask-agent", "--deny", NULL), 0);
+        ck_assert_int_ne(test_stack_run(&admin_stack, out2, sizeof(out2), "client/qubes-ctl", "ask-agent", "--deny", NULL), 0);
 
         /* its connection gone, the agent is gone */
         kill(agent, SIGTERM);
@@ -299,20 +283,6 @@ START_TEST(test_ask_relay) {
 }
 END_TEST
 
-static bool native_backend_ready(void) {
-        char path[4096];
-
-        for (const char *const *p = (const char *const[]) { "odyssey-init", "qrexec-agent", NULL }; *p; p++) {
-                snprintf(path, sizeof(path), "%s/agents/bin/%s", stack.builddir, *p);
-                if (access(path, X_OK) < 0)
-                        break;
-                if (!p[1])
-                        return true;
-        }
-        fprintf(stderr, "SKIP (domain tests): the native backend's agents are not built (%s missing)\n", path);
-        return false;
-}
-
 static int request_start(struct bus_client *pd, const char *name, struct bus_message *m) {
         struct bus_msg_domain_start_request req = {};
 
@@ -323,7 +293,7 @@ static int request_start(struct bus_client *pd, const char *name, struct bus_mes
 }
 
 START_TEST(test_start_dispvm_run) {
-        sd_bus *bus = client();
+        sd_bus *bus = admin_stack_client();
         struct bus_client *pd = connect_as_policyd();
         struct bus_message *m = msg_new();
         struct bus_msg_dispvm_create_request dreq = {};
@@ -334,8 +304,7 @@ START_TEST(test_start_dispvm_run) {
         uint32_t port, domid;
         int fd;
 
-        if (!native_backend_ready())
-                return;
+        admin_stack_require_agents();
         ck_assert_str_eq(admin_create(bus, "q-tpl", "TemplateVM", "black", NULL, NULL), "");
         ck_assert_str_eq(admin_create(bus, "q-app", "AppVM", "blue", "template", "q-tpl"), "");
         ck_assert_str_eq(admin_create(bus, "q-dvm", "AppVM", "red", "template", "q-tpl"), "");
@@ -353,7 +322,7 @@ START_TEST(test_start_dispvm_run) {
         ck_assert_int_ge(sd_bus_message_read(reply, "hu", &fd, &port), 0);
         ck_assert_uint_eq(port, 513);
         /* the native backend's vchan dir of a domain is <run>/vchan/<name> */
-        snprintf(path, sizeof(path), "%s/run/vchan/q-app/vchan.0.%u.513.sock", stack.root, domid);
+        snprintf(path, sizeof(path), "%s/run/vchan/q-app/vchan.0.%u.513.sock", admin_stack.root, domid);
         ck_assert_int_eq(stat(path, &st), 0);
         ck_assert(S_ISSOCK(st.st_mode));
         ck_assert_uint_eq(st.st_mode & 0777, 0666);
@@ -415,31 +384,30 @@ END_TEST
 
 /* `qubes-ctl run` end to end, with the domain's real qrexec-agent. */
 START_TEST(test_ctl_run) {
-        sd_bus *bus = client();
+        sd_bus *bus = admin_stack_client();
         char out[4096];
 
-        if (!native_backend_ready())
-                return;
+        admin_stack_require_agents();
         ck_assert_str_eq(admin_create(bus, "r-tpl", "TemplateVM", "black", NULL, NULL), "");
         ck_assert_str_eq(admin_create(bus, "r-app", "AppVM", "blue", "template", "r-tpl"), "");
         /* halted: started by run */
-        ck_assert_int_eq(test_stack_run(&stack, out, sizeof(out), "client/qubes-ctl", "run", "--pass-io", "r-app",
+        ck_assert_int_eq(test_stack_run(&admin_stack, out, sizeof(out), "client/qubes-ctl", "run", "--pass-io", "r-app",
                                         "echo", "hello", "from", "r-app", NULL), 0);
         ck_assert_str_eq(out, "hello from r-app\n");
         ck_assert_str_eq(admin_prop(bus, "r-app", "state"), "Running");
-        ck_assert_int_eq(test_stack_run(&stack, out, sizeof(out), "client/qubes-ctl", "run", "-p", "r-app",
+        ck_assert_int_eq(test_stack_run(&admin_stack, out, sizeof(out), "client/qubes-ctl", "run", "-p", "r-app",
                                         "exit 3", NULL), 3);
-        ck_assert_int_eq(test_stack_run(&stack, out, sizeof(out), "client/qubes-ctl", "run", "-p", "--user", "alice",
+        ck_assert_int_eq(test_stack_run(&admin_stack, out, sizeof(out), "client/qubes-ctl", "run", "-p", "--user", "alice",
                                         "r-app", "echo $USER", NULL), 0);
         ck_assert_str_eq(out, "alice\n");
         /* without --pass-io: started, nothing shown */
-        ck_assert_int_eq(test_stack_run(&stack, out, sizeof(out), "client/qubes-ctl", "run", "r-app", "echo hidden",
+        ck_assert_int_eq(test_stack_run(&admin_stack, out, sizeof(out), "client/qubes-ctl", "run", "r-app", "echo hidden",
                                         NULL), 0);
         ck_assert_str_eq(out, "");
         /* a disposable, gone afterwards */
         ck_assert_str_eq(admin_domain_call(bus, "r-app", "SetProperty", NULL, "ss", "template_for_dispvms", "True"),
                          "");
-        ck_assert_int_eq(test_stack_run(&stack, out, sizeof(out), "client/qubes-ctl", "run", "-p", "--dispvm=r-app",
+        ck_assert_int_eq(test_stack_run(&admin_stack, out, sizeof(out), "client/qubes-ctl", "run", "-p", "--dispvm=r-app",
                                         "hostname", NULL), 0);
         ck_assert_ptr_nonnull(strstr(out, "disp"));
         bool gone = false;
@@ -457,7 +425,7 @@ static Suite *suite(void) {
         Suite *s = suite_create("qrexec-admin");
         TCase *tc = tcase_create("qubesd");
 
-        tcase_add_checked_fixture(tc, stack_setup, stack_teardown);
+        tcase_add_checked_fixture(tc, stack_setup, admin_stack_stop);
         tcase_set_timeout(tc, 240);
         tcase_add_test(tc, test_system_info);
         tcase_add_test(tc, test_policy_status);

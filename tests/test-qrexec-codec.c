@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check-helpers.h"
 #include "qrexec.h"
 #include "test-qrexec-helpers.h"
 #include "util.h"
@@ -296,9 +297,5 @@ static Suite *make_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(make_suite());
-        srunner_run_all(sr, CK_ENV);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run_suite(make_suite());
 }

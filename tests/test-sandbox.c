@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <termios.h>
 
+#include "check-helpers.h"
 #include "child-check.h"
 #include "daemon.h"
 #include "log.h"
@@ -28,7 +29,6 @@
 
 #define __X32_SYSCALL_BIT 0x40000000
 
-/* The call fails, and with EPERM: refused by the filter, not by chance. */
 /* "Seccomp:\t2" etc. from an fd opened on /proc/self/status before the sandbox. */
 static int status_field(int fd, const char *name) {
         char text[4096], key[64];
@@ -273,9 +273,5 @@ int main(void) {
         tcase_add_test(tc, test_debug_escape_hatch);
         suite_add_tcase(s, tc);
 
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run_suite(s);
 }

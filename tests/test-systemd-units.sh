@@ -58,6 +58,19 @@ check "qubesd's unit sets no seccomp-based option the domains would inherit" \
         bash -c "! grep -Eq '^(SystemCallFilter|MemoryDenyWriteExecute|RestrictNamespaces|RestrictAddressFamilies)=' '$qunit'"
 check "domains survive a qubesd restart (KillMode=process)" grep -q '^KillMode=process$' "$qunit"
 
+# qrexec-policyd's unit, verified with the units it orders itself after.
+punit=$build/systemd/odyssey-qrexec-policyd.service
+check "qrexec-policyd's ExecStart runs qrexec-policyd from pkglibexecdir" \
+        bash -c "[[ \"\$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' '$punit')\" == /*/qrexec-policyd ]]"
+check "no @substitution@ left in qrexec-policyd's unit" bash -c "! grep -q '@[A-Za-z_]*@' '$punit'"
+policyd=$build/daemons/qrexec-policyd/qrexec-policyd
+[ -x "$policyd" ] || policyd=/bin/true
+sed "s|^ExecStart=[^ ]*|ExecStart=$policyd|" "$punit" >"$tmp/units/odyssey-qrexec-policyd.service"
+out=$(verify ./odyssey-qrexec-policyd.service ./odyssey-qubesd.service ./odyssey-busd.service ./qubes.target); rc=$?
+[ -z "$out" ] || echo "$out"
+check "systemd-analyze verify odyssey-qrexec-policyd.service: exit 0" [ $rc -eq 0 ]
+check "systemd-analyze verify odyssey-qrexec-policyd.service: no warning" [ -z "$out" ]
+
 # The system bus policy: well-formed, root owns the name, group qubes may call.
 policy=$src/systemd/org.qubes.Admin1.conf
 if command -v xmllint >/dev/null; then

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check-helpers.h"
 #include "util.h"
 #include "vchan.h"
 #include "vchan-test-helpers.h"
@@ -272,6 +273,44 @@ START_TEST(test_large_transfer_between_processes) {
 }
 END_TEST
 
+/* vchan_read_full / vchan_write_full: many rings' worth, both ends
+ * non-blocking (so they wait in fd_for_select), then the end of the stream. */
+START_TEST(test_read_write_full) {
+        struct vchan_endpoint sep = endpoint(0, 4, 601), cep = endpoint(4, 0, 601);
+        static uint8_t buf[200000];
+        struct vchan *srv;
+        int status;
+        pid_t pid;
+
+        ck_assert_int_eq(vchan_server_init(&sep, 1024, 0, &srv), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                struct vchan *cli;
+
+                if (vchan_client_init(&cep, 5000, &cli) < 0)
+                        _exit(1);
+                vchan_set_blocking(cli, false);
+                fill_pattern(buf, 0, sizeof(buf));
+                if (vchan_write_full(cli, buf, sizeof(buf)) < 0)
+                        _exit(2);
+                vchan_set_blocking(cli, true);
+                vchan_close(cli);       /* flushes what is left in the ring */
+                _exit(0);
+        }
+
+        vchan_set_blocking(srv, false);
+        ck_assert_int_eq(vchan_read_full(srv, buf, 10), 0);     /* accepts the client first */
+        ck_assert_int_eq(vchan_read_full(srv, buf + 10, sizeof(buf) - 10), 0);
+        ck_assert(check_pattern(buf, 0, sizeof(buf)));
+        ck_assert_int_eq(vchan_read_full(srv, buf, 1), -EPIPE);
+        ck_assert_int_eq(vchan_write_full(srv, "x", 1), -EPIPE);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        vchan_close(srv);
+}
+END_TEST
+
 START_TEST(test_peer_close) {
         struct vchan *srv, *cli;
         uint8_t buf[4096];
@@ -513,6 +552,7 @@ static Suite *vchan_io_suite(void) {
         tcase_add_test(tc, test_send_all_or_nothing);
         tcase_add_test(tc, test_ring_wraparound);
         tcase_add_test(tc, test_large_transfer_between_processes);
+        tcase_add_test(tc, test_read_write_full);
         tcase_add_test(tc, test_peer_close);
         tcase_add_test(tc, test_peer_close_seen_by_writer);
         tcase_add_test(tc, test_poll_driven);
@@ -524,11 +564,5 @@ static Suite *vchan_io_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(vchan_io_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run_suite(vchan_io_suite());
 }

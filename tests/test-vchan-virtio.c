@@ -17,6 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "check-helpers.h"
 #include "util.h"
 #include "vchan.h"
 #include "vchan-test-helpers.h"
@@ -316,11 +317,5 @@ static Suite *vchan_virtio_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(vchan_virtio_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run_suite(vchan_virtio_suite());
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check-helpers.h"
 #include "vchan.h"
 
 static struct vchan_endpoint xen_endpoint(int local, int remote, int port) {
@@ -88,24 +89,20 @@ START_TEST(test_null_channel_is_harmless) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("vchan-xen");
-        TCase *tc = tcase_create("no-xen");
-        SRunner *sr;
-        int failed;
+        Suite *s;
+        TCase *tc;
 
         /* On a real Xen host these expectations do not hold: skip. */
         if (access("/dev/xen/evtchn", F_OK) == 0)
                 return 77;
 
+        s = suite_create("vchan-xen");
+        tc = tcase_create("no-xen");
         tcase_add_test(tc, test_server_init_fails_without_xen);
         tcase_add_test(tc, test_client_init_fails_at_once_without_xen);
         tcase_add_test(tc, test_loopback_refused);
         tcase_add_test(tc, test_domain_from_environment);
         tcase_add_test(tc, test_null_channel_is_harmless);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return check_run_suite(s);
 }

@@ -52,20 +52,6 @@ int channel_listen(struct agent *a) {
         return 0;
 }
 
-static int read_exact(struct vchan *v, void *buf, size_t n) {
-        uint8_t *p = buf;
-        while (n > 0) {
-                ssize_t r = vchan_read(v, p, n);
-                if (r < 0)
-                        return (int) r;
-                if (r == 0)
-                        return -EPIPE;
-                p += r;
-                n -= (size_t) r;
-        }
-        return 0;
-}
-
 int channel_accept(struct agent *a) {
         struct vchan_endpoint ep = {
                 .backend = VCHAN_SOCKET,
@@ -90,7 +76,7 @@ int channel_accept(struct agent *a) {
         gui_encode_u32(buf, GUI_PROTOCOL_VERSION);
         if (vchan_send(a->vchan, buf, 4) != 4)
                 return -EPIPE;
-        r = read_exact(a->vchan, buf, 4);
+        r = vchan_read_full(a->vchan, buf, 4);
         if (r < 0)
                 return r;
         uint32_t untrusted_version = gui_decode_u32(buf);
@@ -100,7 +86,7 @@ int channel_accept(struct agent *a) {
                 return -EPROTONOSUPPORT;
         }
         a->version = untrusted_version;
-        r = read_exact(a->vchan, buf, GUI_XCONF_SIZE);
+        r = vchan_read_full(a->vchan, buf, GUI_XCONF_SIZE);
         if (r < 0)
                 return r;
         gui_decode_xconf(buf, &a->xconf);
@@ -137,16 +123,7 @@ int channel_send(struct agent *a, const struct gui_msg *m) {
         if (n < 0)
                 return n;
         vchan_set_blocking(a->vchan, true);
-        size_t done = 0;
-        int r = 0;
-        while (done < (size_t) n) {
-                ssize_t w = vchan_write(a->vchan, buf + done, (size_t) n - done);
-                if (w <= 0) {
-                        r = w < 0 ? (int) w : -EPIPE;
-                        break;
-                }
-                done += (size_t) w;
-        }
+        int r = vchan_write_full(a->vchan, buf, (size_t) n);
         vchan_set_blocking(a->vchan, false);
         return r;
 }

@@ -7,37 +7,6 @@
 #include "agent.h"
 #include "qrexec.h"
 
-/* Exactly n bytes (blocking): 0, -EPIPE at EOF, -errno. */
-static int read_exact(struct vchan *v, void *buf, size_t n) {
-        uint8_t *p = buf;
-
-        while (n > 0) {
-                ssize_t k = vchan_read(v, p, n);
-                if (k < 0)
-                        return (int) k;
-                if (k == 0)
-                        return -EPIPE;
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-static int write_exact(struct vchan *v, const void *buf, size_t n) {
-        const uint8_t *p = buf;
-
-        while (n > 0) {
-                ssize_t k = vchan_write(v, p, n);
-                if (k < 0)
-                        return (int) k;
-                if (k == 0)
-                        return -EPIPE;
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
 int agent_handshake(struct vchan *ctrl, uint32_t *ret_version) {
         uint8_t buf[QREXEC_HEADER_SIZE + 4];
         struct qrexec_hdr hdr;
@@ -48,17 +17,17 @@ int agent_handshake(struct vchan *ctrl, uint32_t *ret_version) {
         n = qrexec_encode_hello(buf, sizeof(buf), QREXEC_PROTOCOL_VERSION);
         if (n < 0)
                 return n;
-        r = write_exact(ctrl, buf, (size_t) n);
+        r = vchan_write_full(ctrl, buf, (size_t) n);
         if (r < 0)
                 return r;
-        r = read_exact(ctrl, buf, QREXEC_HEADER_SIZE);
+        r = vchan_read_full(ctrl, buf, QREXEC_HEADER_SIZE);
         if (r < 0)
                 return r;
         qrexec_decode_header(buf, &hdr);
         r = qrexec_check_header(&hdr, QREXEC_STREAM_FROM_DAEMON, 0);
         if (r < 0)
                 return r;
-        r = read_exact(ctrl, buf, hdr.len);
+        r = vchan_read_full(ctrl, buf, hdr.len);
         if (r < 0)
                 return r;
         r = qrexec_decode_hello(buf, hdr.len, &theirs);
@@ -130,7 +99,7 @@ int control_send(struct control *c, const uint8_t *msg, size_t len) {
         int r;
 
         vchan_set_blocking(c->v, true);
-        r = write_exact(c->v, msg, len);
+        r = vchan_write_full(c->v, msg, len);
         vchan_set_blocking(c->v, false);
         return r;
 }

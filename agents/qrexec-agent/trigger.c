@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,19 +21,18 @@
 #include "util.h"
 #include "vchan-socket.h"
 
-static int mkdir_parents(const char *path) {
-        char buf[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+/* The socket's directory, as `mkdir -p` makes it. */
+static int mkdir_parent(const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash;
 
-        if (strlen(path) >= sizeof(buf))
-                return -ENAMETOOLONG;
-        strcpy(buf, path);
-        for (char *p = buf + 1; (p = strchr(p, '/')); p++) {
-                *p = '\0';
-                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        return 0;
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0;
+        *slash = '\0';
+        return mkdir_p(dir, 0755);
 }
 
 int trigger_listen(const char *path) {
@@ -45,7 +43,7 @@ int trigger_listen(const char *path) {
         if (strlen(path) >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, path);
-        r = mkdir_parents(path);
+        r = mkdir_parent(path);
         if (r < 0)
                 return r;
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -119,10 +119,9 @@ static void broker_release(struct broker_call *c) {
                         *pp = c->next;
                         break;
                 }
-        if (c->port) {
+        if (c->port)
                 broker_unlink_names(c);
-                b->n_calls--;
-        } else
+        else
                 b->n_waiting--;
         broker_call_free(c);
         broker_start_waiting(b);
@@ -167,8 +166,6 @@ static int broker_try_link(struct broker_call *c) {
 static int on_setup_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         struct broker_call *c = userdata;
 
-        (void) s;
-        (void) usec;
         log_notice("Call %" PRIu32 " -> %" PRIu32 " port %" PRIu32 ": the caller never opened its data socket",
                    c->source_domid, c->target_domid, c->port);
         broker_release(c);
@@ -195,7 +192,6 @@ static int broker_launch(struct broker_call *c, uint32_t port) {
         int n, r;
 
         c->port = port;
-        b->n_calls++;
         if (!src || !dst || src->state != GUEST_UP || dst->state != GUEST_UP)
                 return -EHOSTUNREACH;
         broker_unlink_names(c);         /* leftovers of an earlier call on this port */
@@ -361,8 +357,6 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
         } buf;
         ssize_t n;
 
-        (void) s;
-        (void) revents;
         n = read(fd, &buf, sizeof(buf));
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : log_error_errno(-errno, "Reading inotify");

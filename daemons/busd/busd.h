@@ -149,7 +149,7 @@ struct busd {
 
         /* broker.c: brokered calls (with a port, or waiting for one) */
         struct broker_call *calls;
-        size_t n_calls, n_waiting;
+        size_t n_waiting;               /* calls without a port yet */
         bool starting_waiting;
         int inotify_fd;
         sd_event_source *inotify_io;

@@ -10,6 +10,14 @@
 #include "busd.h"
 #include "log.h"
 
+/* guest_handle_trigger() strcpy()s the decoded trigger's strings into the bus message. */
+#define TRIGGER_FIELD_FITS(f) \
+        (sizeof(((struct qrexec_trigger *) 0)->f) <= sizeof(((struct bus_msg_qrexec_trigger *) 0)->f))
+_Static_assert(TRIGGER_FIELD_FITS(source_domain), "source_domain does not fit the bus message");
+_Static_assert(TRIGGER_FIELD_FITS(target_domain), "target_domain does not fit the bus message");
+_Static_assert(TRIGGER_FIELD_FITS(ident), "ident does not fit the bus message");
+_Static_assert(TRIGGER_FIELD_FITS(service), "service does not fit the bus message");
+
 void guest_notify_down(struct busd *b, uint32_t domid, int reason) {
         struct bus_msg_domain_channel_down down = { .domid = domid, .reason = reason };
 

@@ -29,9 +29,10 @@ static int listener_accept_one(struct busd *b, int fd) {
         enum bus_role role;
         int r;
 
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
                 return log_warning_errno(-errno, "Refusing a connection: no peer credentials");
-        }
+        if (len != sizeof(cred))
+                return log_warning_errno(-EIO, "Refusing a connection: short peer credentials");
         role = role_for_uid(b, cred.uid);
         if (role == _BUS_ROLE_INVALID) {
                 log_warning("Refusing a connection from pid %d uid %u: uid not in the role table",

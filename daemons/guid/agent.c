@@ -22,20 +22,6 @@
  * cannot starve the user's input. */
 #define MAX_MESSAGES_PER_WAKEUP 256
 
-static int vchan_read_exact(struct vchan *v, void *buf, size_t n) {
-        uint8_t *p = buf;
-        while (n > 0) {
-                ssize_t r = vchan_read(v, p, n);
-                if (r < 0)
-                        return (int) r;
-                if (r == 0)
-                        return -EPIPE;
-                p += r;
-                n -= (size_t) r;
-        }
-        return 0;
-}
-
 static int shm_socket_connect(struct guid *g) {
         _cleanup_free_ char *name = NULL, *path = NULL;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -74,7 +60,7 @@ int guid_agent_connect(struct guid *g) {
         vchan_set_blocking(g->vchan, true);
 
         /* The agent writes its version first. */
-        r = vchan_read_exact(g->vchan, buf, 4);
+        r = vchan_read_full(g->vchan, buf, 4);
         if (r < 0)
                 return log_error_errno(r, "No GUI protocol version from %s: %m", g->cfg.domain);
         uint32_t untrusted_version = gui_decode_u32(buf);
@@ -130,17 +116,9 @@ int guid_agent_send(struct guid *g, const struct gui_msg *m) {
         /* Daemon-to-agent traffic is small and rare: write it through, a
          * short blocking wait when the agent's ring is full. */
         vchan_set_blocking(g->vchan, true);
-        size_t done = 0;
-        while (done < (size_t) n) {
-                ssize_t w = vchan_write(g->vchan, p + done, (size_t) n - done);
-                if (w <= 0) {
-                        vchan_set_blocking(g->vchan, false);
-                        return w < 0 ? (int) w : -EPIPE;
-                }
-                done += (size_t) w;
-        }
+        int r = vchan_write_full(g->vchan, p, (size_t) n);
         vchan_set_blocking(g->vchan, false);
-        return 0;
+        return r;
 }
 
 int guid_agent_process(struct guid *g) {

@@ -49,15 +49,16 @@ int policyd_evaluate(struct policyd *p, const PolicyRequest *req, const char *or
 
 int policyd_evaluate_choice(struct policyd *p, const PolicyRequest *req, const char *choice, const char *origin,
                             PolicyDecision *ret) {
-        const PolicySystem *s;
+        const PolicySystem *s = system_info_get(p);
         int r;
 
+        if (!s)
+                return -ENOMEM;
         /* Against the policy of now: it may have changed while the user thought. */
-        r = policy_evaluate(p->policy, system_info_get(p), req, ret);
+        r = policy_evaluate(p->policy, s, req, ret);
         if (r < 0)
                 return log_error_errno(r, "%s: evaluation failed", origin);
-        s = system_info_get(p);
-        if (ret->verdict == POLICY_VERDICT_ASK && s) {
+        if (ret->verdict == POLICY_VERDICT_ASK) {
                 r = policy_decision_choose(s, req, choice, ret);
                 if (r < 0) {
                         policy_decision_done(ret);

@@ -204,8 +204,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         }
         c = calloc(1, sizeof(*c));
         if (!c || !(c->untrusted_buf = malloc(LINE_REQUEST_MAX + 1))) {
-                if (c)
-                        free(c);
+                free(c);
                 log_error("Out of memory: closing a policy socket connection");
                 return 0;
         }

@@ -46,7 +46,6 @@ struct policyd {
         size_t n_domains;
         PolicySystem *system;           /* built from domains on demand; NULL when stale */
         bool have_system_info;          /* a SYSTEM_INFO_DONE arrived */
-        uint32_t subscribe_request_id;
         sd_event_source *subscribe_timer;
 
         /* the policy (policy-state.c) */

@@ -165,17 +165,20 @@ static void call_connect(struct policyd_call *c) {
 
 static void on_started(struct policyd *p, int error, const struct bus_message *reply, void *userdata) {
         struct policyd_call *c = userdata;
+        /* An ERROR reply is not a DOMAIN_START_REPLY: its fields lie elsewhere. */
+        const struct bus_msg_domain_start_reply *started = reply && reply->hdr.type == BUS_MSG_DOMAIN_START_REPLY
+                                                                   ? &reply->u.domain_start_reply : NULL;
 
-        if (error == 0 && reply->u.domain_start_reply.error < 0)
-                error = reply->u.domain_start_reply.error;
+        if (error == 0 && !started)
+                error = -EBADMSG;
+        if (error == 0 && started->error < 0)
+                error = started->error;
         if (error < 0) {
                 log_notice("%s: starting %s failed: %s%s%s", c->origin, c->target, strerror(-error),
-                           reply && error == reply->u.domain_start_reply.error ? ": " : "",
-                           reply && error == reply->u.domain_start_reply.error ? reply->u.domain_start_reply.message
-                                                                               : "");
+                           started ? ": " : "", started ? started->message : "");
                 return call_refuse(c, NULL);
         }
-        c->target_domid = reply->u.domain_start_reply.domid;
+        c->target_domid = started->domid;
         call_connect(c);
 }
 
@@ -184,9 +187,11 @@ static void on_dispvm_created(struct policyd *p, int error, const struct bus_mes
         const struct bus_msg_dispvm_create_reply *created = reply && reply->hdr.type == BUS_MSG_DISPVM_CREATE_REPLY
                                                                     ? &reply->u.dispvm_create_reply : NULL;
 
-        if (error == 0 && created && created->error < 0)
+        if (error == 0 && !created)
+                error = -EBADMSG;
+        if (error == 0 && created->error < 0)
                 error = created->error;
-        if (error < 0 || !created) {
+        if (error < 0) {
                 log_notice("%s: creating a disposable from %s failed: %s%s%s", c->origin, c->target,
                            strerror(-error), created ? ": " : "", created ? created->message : "");
                 return call_refuse(c, NULL);
@@ -224,7 +229,6 @@ static void on_ask_reply(struct policyd *p, int error, const struct bus_message 
 static void call_apply(struct policyd_call *c, const PolicyDecision *d) {
         struct policyd *p = c->policyd;
         struct call_plan plan;
-        PolicyRequest req;
         int r = 0;
 
         call_plan_make(p, d, &plan);
@@ -235,7 +239,6 @@ static void call_apply(struct policyd_call *c, const PolicyDecision *d) {
                 return call_refuse(c, d->verdict == POLICY_VERDICT_DENY ? NULL : plan.why);
         case CALL_ASK:
                 c->state = CALL_STATE_ASKING;
-                call_request(c, &req);
                 r = policyd_ask(p, c->source, c->service_and_arg, d, on_ask_reply, c, NULL);
                 break;
         case CALL_CONNECT:

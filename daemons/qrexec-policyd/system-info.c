@@ -161,9 +161,9 @@ int system_info_subscribe(struct policyd *p) {
 
         if (!p->bus)
                 return -ENOTCONN;
-        p->subscribe_request_id = bus_client_new_request_id(p->bus);
+        /* Its ERROR is recognised by failed_type (bus-link.c), not by the request id. */
         r = bus_client_send(p->bus, BUS_MSG_SYSTEM_INFO_SUBSCRIBE, BUS_PEER_ROLE(BUS_ROLE_QUBESD),
-                            p->subscribe_request_id, &sub);
+                            bus_client_new_request_id(p->bus), &sub);
         if (r < 0)
                 log_warning_errno(r, "Cannot ask qubesd for the system info");
         /* Again if no DONE comes (or sooner, on an ERROR). */

@@ -134,7 +134,7 @@ int admin_read_value(sd_bus_message *m, const struct prop_def *p, bool as_varian
                 break;
         }
         case 'b': {
-                int v;
+                int v = 0;
                 r = sd_bus_message_read_basic(m, 'b', &v);
                 snprintf(buf, size, "%s", v ? "True" : "False");
                 break;
@@ -260,67 +260,91 @@ int admin_append_domain_all(sd_bus_message *reply, struct qubesd *q, const struc
 
 /* ---------------------------------------------------------------- signals */
 
-/* Every bus a signal goes to: the allowed clients and the system bus. */
-#define FOREACH_SIGNAL_BUS(q, c) \
-        for (struct admin_client *c = (q)->clients; c; c = c->next) if (c->allowed)
+/* Every bus a signal goes to: the allowed clients (admin-server.c admits at
+ * most QUBESD_MAX_CLIENTS) and the system bus.  Their number. */
+static size_t signal_buses(struct qubesd *q, sd_bus *buses[static QUBESD_MAX_CLIENTS + 1]) {
+        size_t n = 0;
 
-static void emit_on_bus(sd_bus *bus, const char *member, const char *types, va_list ap) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        for (struct admin_client *c = q->clients; c && n < QUBESD_MAX_CLIENTS; c = c->next)
+                if (c->allowed)
+                        buses[n++] = c->bus;
+        if (q->system_bus)
+                buses[n++] = q->system_bus;
+        return n;
+}
+
+/* A signal of the manager on every bus; append() adds its arguments. */
+static void emit_manager_signal(struct qubesd *q, const char *member,
+                                int (*append)(sd_bus_message *m, const void *data), const void *data) {
+        sd_bus *buses[QUBESD_MAX_CLIENTS + 1];
+        size_t n = signal_buses(q, buses);
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                int r = sd_bus_message_new_signal(buses[i], &m, ADMIN_PATH_MANAGER, ADMIN_INTERFACE_MANAGER, member);
+                if (r >= 0)
+                        r = append(m, data);
+                if (r >= 0)
+                        r = sd_bus_send(buses[i], m, NULL);
+                if (r < 0 && r != -ENOTCONN)
+                        log_debug_errno(r, "Cannot send signal %s", member);
+        }
+}
+
+struct va_args {
+        const char *types;
+        va_list ap;
+};
+
+static int append_va_args(sd_bus_message *m, const void *data) {
+        const struct va_args *args = data;
         va_list copy;
         int r;
 
-        r = sd_bus_message_new_signal(bus, &m, ADMIN_PATH_MANAGER, ADMIN_INTERFACE_MANAGER, member);
-        if (r >= 0) {
-                va_copy(copy, ap);
-                r = sd_bus_message_appendv(m, types, copy);
-                va_end(copy);
-        }
-        if (r >= 0)
-                r = sd_bus_send(bus, m, NULL);
-        if (r < 0 && r != -ENOTCONN)
-                log_debug_errno(r, "Cannot send signal %s", member);
+        va_copy(copy, ((struct va_args *) args)->ap);
+        r = sd_bus_message_appendv(m, args->types, copy);
+        va_end(copy);
+        return r;
 }
 
 void admin_emit_manager_signal(struct qubesd *q, const char *member, const char *types, ...) {
-        va_list ap;
+        struct va_args args = { .types = types };
 
-        va_start(ap, types);
-        FOREACH_SIGNAL_BUS(q, c)
-                emit_on_bus(c->bus, member, types, ap);
-        if (q->system_bus)
-                emit_on_bus(q->system_bus, member, types, ap);
-        va_end(ap);
+        va_start(args.ap, types);
+        emit_manager_signal(q, member, append_va_args, &args);
+        va_end(args.ap);
+}
+
+struct property_value {
+        const struct domain *domain;    /* NULL for a global property */
+        const struct prop_def *prop;
+        const char *text;
+        bool is_default;
+};
+
+static int append_property_value(sd_bus_message *m, const void *data) {
+        const struct property_value *v = data;
+        int r;
+
+        r = sd_bus_message_append(m, "ss", v->domain ? v->domain->name : "", v->prop->name);
+        if (r >= 0)
+                r = admin_append_value(m, v->prop, v->text, true);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", v->is_default);
+        return r;
 }
 
 /* PropertyChanged for a domain property (d != NULL) or a global one. */
 void admin_emit_property_changed(struct qubesd *q, const struct domain *d, const struct prop_def *p) {
         _cleanup_free_ char *buf = malloc(PROP_VALUE_MAX);
-        sd_bus *buses[QUBESD_MAX_CLIENTS + 1];
-        size_t n = 0;
-        bool is_default = true;
+        struct property_value v = { .domain = d, .prop = p, .is_default = true };
 
         if (!buf)
                 return;
-        if (prop_get(q->set, d, p, buf, PROP_VALUE_MAX, &is_default) < 0)
+        if (prop_get(q->set, d, p, buf, PROP_VALUE_MAX, &v.is_default) < 0)
                 buf[0] = '\0';
-        FOREACH_SIGNAL_BUS(q, c)
-                if (n < QUBESD_MAX_CLIENTS)
-                        buses[n++] = c->bus;
-        if (q->system_bus)
-                buses[n++] = q->system_bus;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-                int r = sd_bus_message_new_signal(buses[i], &m, ADMIN_PATH_MANAGER, ADMIN_INTERFACE_MANAGER,
-                                                  "PropertyChanged");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "ss", d ? d->name : "", p->name);
-                if (r >= 0)
-                        r = admin_append_value(m, p, buf, true);
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "b", is_default);
-                if (r >= 0)
-                        (void) sd_bus_send(buses[i], m, NULL);
-        }
+        v.text = buf;
+        emit_manager_signal(q, "PropertyChanged", append_property_value, &v);
         if (d)
                 admin_emit_domain_properties_changed(q, d, p->name);
         /* what policy sees may depend on it (a default follows templates and globals) */
@@ -332,81 +356,67 @@ void admin_emit_property_changed(struct qubesd *q, const struct domain *d, const
 
 void admin_emit_domain_properties_changed(struct qubesd *q, const struct domain *d, const char *property) {
         _cleanup_free_ char *path = admin_domain_path(d->name);
+        sd_bus *buses[QUBESD_MAX_CLIENTS + 1];
+        size_t n = signal_buses(q, buses);
 
         if (!path)
                 return;
-        FOREACH_SIGNAL_BUS(q, c)
-                (void) sd_bus_emit_properties_changed(c->bus, path, ADMIN_INTERFACE_DOMAIN, property,
-                                                      "default_properties", NULL);
-        if (q->system_bus)
-                (void) sd_bus_emit_properties_changed(q->system_bus, path, ADMIN_INTERFACE_DOMAIN, property,
+        for (size_t i = 0; i < n; i++)
+                (void) sd_bus_emit_properties_changed(buses[i], path, ADMIN_INTERFACE_DOMAIN, property,
                                                       "default_properties", NULL);
 }
 
-static void emit_with_domain_value(struct qubesd *q, const struct domain *d, const char *member,
-                                   int (*append)(sd_bus_message *m, const struct domain *d)) {
-        sd_bus *buses[QUBESD_MAX_CLIENTS + 1];
-        size_t n = 0;
+static int append_tags(sd_bus_message *m, const void *data) {
+        const struct domain *d = data;
+        int r = sd_bus_message_append_basic(m, 's', d->name);
 
-        FOREACH_SIGNAL_BUS(q, c)
-                if (n < QUBESD_MAX_CLIENTS)
-                        buses[n++] = c->bus;
-        if (q->system_bus)
-                buses[n++] = q->system_bus;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-                int r = sd_bus_message_new_signal(buses[i], &m, ADMIN_PATH_MANAGER, ADMIN_INTERFACE_MANAGER, member);
-                if (r >= 0)
-                        r = sd_bus_message_append_basic(m, 's', d->name);
-                if (r >= 0)
-                        r = append(m, d);
-                if (r >= 0)
-                        (void) sd_bus_send(buses[i], m, NULL);
-        }
+        return r < 0 ? r : admin_append_strv(m, d->tags, d->n_tags);
 }
 
-static int append_tags(sd_bus_message *m, const struct domain *d) {
-        return admin_append_strv(m, d->tags, d->n_tags);
+static int append_features(sd_bus_message *m, const void *data) {
+        const struct domain *d = data;
+        int r = sd_bus_message_append_basic(m, 's', d->name);
+
+        return r < 0 ? r : admin_append_features(m, d);
 }
 
 void admin_emit_tags_changed(struct qubesd *q, const struct domain *d) {
-        emit_with_domain_value(q, d, "TagsChanged", append_tags);
+        emit_manager_signal(q, "TagsChanged", append_tags, d);
         admin_emit_domain_properties_changed(q, d, "tags");
         policy_link_domain_changed(q, d);
 }
 
 void admin_emit_features_changed(struct qubesd *q, const struct domain *d) {
-        emit_with_domain_value(q, d, "FeaturesChanged", admin_append_features);
+        emit_manager_signal(q, "FeaturesChanged", append_features, d);
         admin_emit_domain_properties_changed(q, d, "features");
         policy_link_domain_changed(q, d);
 }
 
 void admin_emit_domain_added(struct qubesd *q, const struct domain *d) {
         _cleanup_free_ char *path = admin_domain_path(d->name);
+        sd_bus *buses[QUBESD_MAX_CLIENTS + 1];
+        size_t n = signal_buses(q, buses);
 
         policy_link_domain_changed(q, d);
         if (!path)
                 return;
         admin_emit_manager_signal(q, "DomainAdded", "so", d->name, path);
-        FOREACH_SIGNAL_BUS(q, c)
-                (void) sd_bus_emit_interfaces_added(c->bus, path, ADMIN_INTERFACE_DOMAIN, NULL);
-        if (q->system_bus)
-                (void) sd_bus_emit_interfaces_added(q->system_bus, path, ADMIN_INTERFACE_DOMAIN, NULL);
+        for (size_t i = 0; i < n; i++)
+                (void) sd_bus_emit_interfaces_added(buses[i], path, ADMIN_INTERFACE_DOMAIN, NULL);
 }
 
 void admin_emit_domain_removed(struct qubesd *q, const char *name) {
         _cleanup_free_ char *path = admin_domain_path(name);
+        sd_bus *buses[QUBESD_MAX_CLIENTS + 1];
+        size_t n = signal_buses(q, buses);
 
         policy_link_domain_removed(q, name);
         if (!path)
                 return;
         admin_emit_manager_signal(q, "DomainRemoved", "s", name);
         /* The object is gone already: InterfacesRemoved names the interface only. */
-        FOREACH_SIGNAL_BUS(q, c)
-                (void) sd_bus_emit_signal(c->bus, ADMIN_PATH_MANAGER, "org.freedesktop.DBus.ObjectManager",
-                                          "InterfacesRemoved", "oas", path, 1, ADMIN_INTERFACE_DOMAIN);
-        if (q->system_bus)
-                (void) sd_bus_emit_signal(q->system_bus, ADMIN_PATH_MANAGER, "org.freedesktop.DBus.ObjectManager",
+        for (size_t i = 0; i < n; i++)
+                (void) sd_bus_emit_signal(buses[i], ADMIN_PATH_MANAGER, "org.freedesktop.DBus.ObjectManager",
                                           "InterfacesRemoved", "oas", path, 1, ADMIN_INTERFACE_DOMAIN);
 }
 

@@ -26,19 +26,12 @@ void prop_text(struct qubesd *q, const struct domain *d, const char *name, char 
                 buf[0] = '\0';
 }
 
-static uint32_t prop_uint(struct qubesd *q, const struct domain *d, const char *name, uint32_t fallback) {
+uint32_t prop_uint(struct qubesd *q, const struct domain *d, const char *name, uint32_t fallback) {
         char buf[32];
         uint32_t v;
 
         prop_text(q, d, name, buf, sizeof(buf));
         return parse_uint32(buf, &v) >= 0 ? v : fallback;
-}
-
-static uint64_t realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 static void on_kill_after_failure(void *userdata, int result) {

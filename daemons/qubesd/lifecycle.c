@@ -206,6 +206,19 @@ static int require_backend(struct qubesd *q, struct domain_run *run, sd_bus_erro
         return admin_errorf(error, ADMIN_ERROR_BACKEND, "%s: no backend runs this domain", run->domain->name);
 }
 
+/* Shutdown and Kill: refused for the admin domain, a stopped one, or one no backend runs. */
+static int check_stoppable(struct qubesd *q, struct domain_run *run, const char *done_to_it, sd_bus_error *error) {
+        const struct domain *d = run->domain;
+
+        if (d->klass == DOMAIN_ADMINVM)
+                return admin_errorf(error, ADMIN_ERROR_INVALID_VALUE, "%s: the admin domain cannot be %s", d->name,
+                                    done_to_it);
+        if (is_stopped(d->state))
+                return admin_errorf(error, ADMIN_ERROR_NOT_RUNNING, "%s is not running (%s)", d->name,
+                                    power_state_to_string(d->state));
+        return require_backend(q, run, error);
+}
+
 int lifecycle_shutdown(struct qubesd *q, struct domain *d, uint32_t timeout_sec, bool wait, sd_bus_message *m,
                        sd_bus_error *error) {
         struct domain_run *run = domain_run_get(q, d);
@@ -213,24 +226,11 @@ int lifecycle_shutdown(struct qubesd *q, struct domain *d, uint32_t timeout_sec,
 
         if (!run)
                 return -ENOMEM;
-        if (d->klass == DOMAIN_ADMINVM)
-                return admin_errorf(error, ADMIN_ERROR_INVALID_VALUE, "%s: the admin domain cannot be shut down", d->name);
-        if (is_stopped(d->state))
-                return admin_errorf(error, ADMIN_ERROR_NOT_RUNNING, "%s is not running (%s)", d->name,
-                                    power_state_to_string(d->state));
-        r = require_backend(q, run, error);
+        r = check_stoppable(q, run, "shut down", error);
         if (r < 0)
                 return r;
-        if (timeout_sec == 0) {
-                char buf[32];
-                bool is_default;
-                const struct prop_def *p = prop_find("shutdown_timeout", false);
-                uint32_t t = 60;
-                if (p && prop_get(q->set, d, p, buf, sizeof(buf), &is_default) >= 0 && parse_uint32(buf, &t) >= 0)
-                        timeout_sec = t;
-                else
-                        timeout_sec = 60;
-        }
+        if (timeout_sec == 0)
+                timeout_sec = prop_uint(q, d, "shutdown_timeout", 60);
         if (d->state != POWER_HALTING) {
                 /* A domain still starting or paused is killed: it cannot shut down cleanly. */
                 if (d->state == POWER_TRANSIENT || d->state == POWER_PAUSED)
@@ -256,12 +256,7 @@ int lifecycle_kill(struct qubesd *q, struct domain *d, sd_bus_message *m, sd_bus
 
         if (!run)
                 return -ENOMEM;
-        if (d->klass == DOMAIN_ADMINVM)
-                return admin_errorf(error, ADMIN_ERROR_INVALID_VALUE, "%s: the admin domain cannot be killed", d->name);
-        if (is_stopped(d->state))
-                return admin_errorf(error, ADMIN_ERROR_NOT_RUNNING, "%s is not running (%s)", d->name,
-                                    power_state_to_string(d->state));
-        r = require_backend(q, run, error);
+        r = check_stoppable(q, run, "killed", error);
         if (r < 0)
                 return r;
         r = run->ops->kill(run->backend, d->name, on_stop_done, run);

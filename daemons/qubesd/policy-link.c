@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * qubesd's side of qrexec-policyd (the call flow: /tmp/qrexec-flow.md, kept in
- * docs/admin-api.md): policyd keeps the system info in memory and qubesd
+ * qubesd's side of qrexec-policyd (the call flow: docs/admin-api.md):
+ * policyd keeps the system info in memory and qubesd
  * pushes it — every domain as DOMAIN_INFO (request id 0, unsolicited), the
  * whole set after SYSTEM_INFO_SUBSCRIBE (SYSTEM_INFO_DONE last, as the
  * reply), and again whenever something in it changes.  policyd asks qubesd

@@ -245,6 +245,8 @@ void lifecycle_netvm_finished(struct qubesd *q, struct domain_run *netvm, bool o
 bool domain_is_start_time_property(const struct prop_def *p);
 /* A property's effective value as text ("" when unknown or unset). */
 void prop_text(struct qubesd *q, const struct domain *d, const char *name, char *buf, size_t size);
+/* ...as a number; fallback when unknown, unset or not a number. */
+uint32_t prop_uint(struct qubesd *q, const struct domain *d, const char *name, uint32_t fallback);
 
 /* --- gui-launch.c --- */
 int gui_launch_open(struct qubesd *q);          /* before the sandbox */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gui.h"
+#include "utf8.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,7 +31,7 @@ static void check_strings(const struct gui_msg *m) {
                         require(title[i] >= 0x20 && title[i] <= 0x7e);
                 gui_sanitize_title(m->u.title, true, title);
                 require(strlen(title) < GUI_TITLE_SIZE);
-                require(gui_utf8_valid(title, strlen(title)));
+                require(utf8_valid(title, strlen(title)));
                 for (size_t i = 0; title[i]; i++)
                         require((unsigned char) title[i] >= 0x20 && title[i] != 0x7f);
         } else if (m->type == GUI_MSG_WMCLASS) {

@@ -55,13 +55,6 @@ static int hv_from_uri(const char *uri, enum libvirt_hv *ret) {
         return 0;
 }
 
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* ---------------------------------------------------------------- domain records */
 
 struct libvirt_domain *libvirt_domain_find(struct libvirt_backend *b, const char *name) {
@@ -272,7 +265,7 @@ static int libvirt_start(struct hal_backend *hb, const struct hal_domain_config 
                 if (r < 0)
                         return log_error_errno(r, "Cannot create %s", dir);
         }
-        uint64_t started = now_realtime_usec();
+        uint64_t started = realtime_usec();
         const struct libvirt_xml_input in = {
                 .cfg = cfg,
                 .hv = hv,

@@ -23,6 +23,7 @@
 
 #include "domain-seccomp.h"
 #include "log.h"
+#include "sandbox.h"
 
 #define LOW32 UINT32_C(0xffffffff)
 /* The type argument of socket() carries SOCK_NONBLOCK/SOCK_CLOEXEC above these bits. */
@@ -162,27 +163,13 @@ static int refuse_device_nodes(scmp_filter_ctx ctx, uint32_t action) {
         return 0;
 }
 
-/* Only the native ABI: i386 (int 0x80) and x32 calls reach the kernel by
- * other numbers than the ones listed here, so they are refused wholesale. */
-static int refuse_foreign_abis(scmp_filter_ctx ctx) {
-        int r;
-
-        /* seccomp_init() holds only the native architecture; with x32 absent
-         * from the filter, libseccomp sends x86-64 calls carrying
-         * __X32_SYSCALL_BIT to the bad-architecture action. */
-        if (seccomp_arch_exist(ctx, SCMP_ARCH_X32) == 0) {
-                r = seccomp_arch_remove(ctx, SCMP_ARCH_X32);
-                if (r < 0)
-                        return r;
-        }
-        return seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(EPERM));
-}
-
 static int domain_seccomp_build(scmp_filter_ctx ctx) {
         const uint32_t refuse = SCMP_ACT_ERRNO(EPERM);
         int r;
 
-        r = refuse_foreign_abis(ctx);
+        /* Only the native ABI: i386 (int 0x80) and x32 calls reach the kernel by
+         * other numbers than the ones listed here, so they are refused wholesale. */
+        r = sandbox_native_abi_only(ctx);
         if (r < 0)
                 return log_error_errno(r, "Failed to restrict the domain filter to the native ABI");
 

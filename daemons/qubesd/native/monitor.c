@@ -27,13 +27,6 @@
 
 #define MONITOR_TERM_TIMEOUT_SEC 10     /* when the monitor itself is told to stop */
 
-static uint64_t realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static int write_small_file(const char *dir, const char *name, const char *content) {
         _cleanup_free_ char *path = path_join(dir, name), *tmp = NULL;
         _cleanup_close_ int fd = -1;
