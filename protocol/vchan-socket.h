@@ -25,7 +25,6 @@ struct vchan_socket {
         struct vchan_stream stream;     /* first: its first member is the vchan */
         enum socket_phase phase;
         int listen_fd;
-        int dir_watch_fd;
         struct sockaddr_un address;
 };
 

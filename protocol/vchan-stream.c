@@ -136,11 +136,6 @@ int vchan_stream_retry_later(struct vchan_stream *st) {
         return 0;
 }
 
-void vchan_stream_retry_soon(struct vchan_stream *st) {
-        st->retry_msec = RETRY_MIN_MSEC;
-        st->fast_retries = 0;
-}
-
 int vchan_stream_try_connect(const struct sockaddr_un *address, int *ret_fd) {
         _cleanup_close_ int fd = -1;
 

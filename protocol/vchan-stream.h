@@ -84,11 +84,10 @@ void vchan_stream_epoll_forget(struct vchan_stream *st, int *fd);
 bool vchan_stream_drain(int fd);
 
 /* The retry timer: created and registered, armed (0: readable at once), the
- * next attempt scheduled with back-off, and the back-off reset. */
+ * next attempt scheduled with back-off. */
 int vchan_stream_add_retry_timer(struct vchan_stream *st);
 int vchan_stream_arm_retry_timer(struct vchan_stream *st, long msec);
 int vchan_stream_retry_later(struct vchan_stream *st);
-void vchan_stream_retry_soon(struct vchan_stream *st);
 
 /* A non-blocking UNIX stream connect(): 0 with *ret_fd (still
  * non-blocking), 1 while nobody serves `address` (no file, nobody

@@ -134,16 +134,10 @@ static int init_child(const struct native_config *c, int sync_fd, int console_fd
                 snprintf(what, what_size, "opening the domain's directories");
                 return r;
         }
-        /* Wait for the maps and the cgroups. */
+        /* Wait for the uid and gid maps. */
         if (read(sync_fd, &go, 1) != 1) {
                 snprintf(what, what_size, "waiting for the monitor");
                 return -EPIPE;
-        }
-        close(sync_fd);
-        /* Now in the domain's cgroups: they become the root of its cgroup namespace. */
-        if (unshare(CLONE_NEWCGROUP) < 0) {
-                snprintf(what, what_size, "unshare(CLONE_NEWCGROUP)");
-                return -errno;
         }
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
                 snprintf(what, what_size, "becoming root of the user namespace");
@@ -159,6 +153,19 @@ static int init_child(const struct native_config *c, int sync_fd, int console_fd
         r = setup_stdio(console_fd, what, what_size);
         if (r < 0)
                 return r;
+        /* Meanwhile the monitor moved us into the domain's cgroups (the first
+         * move of a process waits for an RCU grace period, ~10 ms here: the
+         * root was built during it).  Now they become the root of the
+         * domain's cgroup namespace. */
+        if (read(sync_fd, &go, 1) != 1) {
+                snprintf(what, what_size, "waiting for the domain's cgroups");
+                return -EPIPE;
+        }
+        close(sync_fd);
+        if (unshare(CLONE_NEWCGROUP) < 0) {
+                snprintf(what, what_size, "unshare(CLONE_NEWCGROUP)");
+                return -errno;
+        }
         umask(0022);
         /* Keep only stdio and the error pipe (close-on-exec) open. */
         if (dup2(*error_fd, 3) < 0 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0) {
@@ -244,19 +251,19 @@ int native_init_spawn(const struct native_config *c, const struct native_cgroup 
         close(TAKE_FD(sync_read));
         close(TAKE_FD(error_write));
 
+        /* Two go-aheads: after the id maps (the child then builds the root),
+         * and after the cgroups (it then enters its cgroup namespace). */
         r = write_id_maps(pid, c->domid);
+        if (r >= 0 && write(sync_write, "1", 1) != 1)
+                r = log_error_errno(errno, "Cannot wake the domain's first process");
         if (r >= 0)
                 r = native_cgroup_attach(cg, pid);
+        if (r >= 0 && write(sync_write, "2", 1) != 1)
+                r = log_error_errno(errno, "Cannot wake the domain's first process");
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
                 return r;
-        }
-        if (write(sync_write, "1", 1) != 1) {
-                r = -errno;
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return log_error_errno(r, "Cannot wake the domain's first process");
         }
         /* EOF: the exec closed the pipe, the init runs. */
         do
