@@ -331,7 +331,10 @@ START_TEST(test_hostile_client_oversize_and_unknown) {
                 memcpy(hdr, &bad_types[i], 4);
                 memcpy(hdr + 4, &len, 4);
                 ck_assert_int_eq(vchan_send(v, hdr, 8), 8);
-                ck_assert_int_eq(vchan_send(v, junk, sizeof(junk)), (ssize_t) sizeof(junk));
+                /* The service may judge the header alone and hang up first. */
+                ssize_t sent = vchan_send(v, junk, sizeof(junk));
+                ck_assert_msg(sent == (ssize_t) sizeof(junk) || sent == -EPIPE || sent == -ECONNRESET,
+                              "send after a bad header: %zd", sent);
                 /* -EBADMSG at once, without waiting for the 30 s service. */
                 ck_assert_int_eq(wait_exit(pid), 90);
                 vchan_close(v);
