@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Exact I/O, directory creation, path and number helpers (see util.h). */
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -74,6 +75,24 @@ int mkdir_p(const char *path, mode_t mode) {
                         return r;
         }
         return mkdir_one(copy, mode);
+}
+
+int mkdir_owned(const char *path, uid_t uid, gid_t gid, mode_t mode) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        if (mkdir(path, mode) < 0 && errno != EEXIST)
+                return -errno;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
+                return -errno;
+        if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
+                return -errno;
+        return 0;
 }
 
 char *path_join(const char *dir, const char *name) {

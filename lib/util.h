@@ -56,6 +56,10 @@ int write_full(int fd, const void *buf, size_t n);
 /* mkdir -p with the given mode for every created component. */
 int mkdir_p(const char *path, mode_t mode);
 
+/* A directory at `path` (created if missing) that is not a symlink and has
+ * exactly this owner, group and mode.  0 or -errno. */
+int mkdir_owned(const char *path, uid_t uid, gid_t gid, mode_t mode);
+
 /* "DIR/NAME" into a fresh string; NULL on ENOMEM. */
 char *path_join(const char *dir, const char *name);
 

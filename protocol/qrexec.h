@@ -47,6 +47,14 @@ enum qrexec_msg_type {
 #define QREXEC_MAX_DATA_CHUNK_V2        4096
 #define QREXEC_MAX_DATA_CHUNK_V3        65536
 #define QREXEC_VCHAN_BASE_PORT          512
+#define QREXEC_DATA_PORT_FIRST          513     /* data ports: 513..768, per pair of domains */
+#define QREXEC_DATA_PORT_LAST           768
+/* With the admin domain (0) as one end, two allocators share a pair's
+ * ports: qubesd's Run (admin -> domain) takes the even ones, busd's broker
+ * (a domain calling a service of the admin domain) the odd ones, so that
+ * an agent's (peer, port) always names one connection. */
+#define QREXEC_ADMIN_RUN_PORT_FIRST     514
+#define QREXEC_ADMIN_CALL_PORT_FIRST    513
 #define QREXEC_MAX_FDS                  256
 #define QREXEC_EXIT_PROBLEM             125
 #define QREXEC_EXIT_REQUEST_REFUSED     126

@@ -195,6 +195,30 @@ START_TEST(test_call_is_brokered_and_data_flows_directly) {
 }
 END_TEST
 
+/* The admin domain's agent is domain 0: calls to it get the odd ports
+ * (qubesd's Run takes the even ones towards each domain). */
+START_TEST(test_calls_to_the_admin_domain_take_odd_ports) {
+        struct fake_guest *g0, *g5;
+        uint8_t buf[256];
+        uint32_t port;
+
+        start();
+        g0 = guest_up(0);
+        g5 = guest_up(5);
+        ck_assert_int_eq(connect_call(5, 0, "SOCKET7", &port), 0);
+        ck_assert_uint_eq(port, 513);
+        guest_expect(g0, QREXEC_MSG_EXEC_CMDLINE, buf, sizeof(buf));
+        ck_assert_uint_eq(le32_load(buf), 5);
+        guest_expect(g5, QREXEC_MSG_SERVICE_CONNECT, buf, sizeof(buf));
+        ck_assert_uint_eq(le32_load(buf), 0);
+        ck_assert_int_eq(connect_call(5, 0, "SOCKET8", &port), 0);
+        ck_assert_uint_eq(port, 515);
+        fake_guest_free(g0);
+        fake_guest_free(g5);
+        stop();
+}
+END_TEST
+
 START_TEST(test_only_a_socket_is_linked) {
         struct fake_guest *g5, *g6;
         char dir5[PATH_MAX], path[PATH_MAX + 64];
@@ -289,6 +313,7 @@ int main(void) {
         tc = tcase_create("broker");
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_call_is_brokered_and_data_flows_directly);
+        tcase_add_test(tc, test_calls_to_the_admin_domain_take_odd_ports);
         tcase_add_test(tc, test_only_a_socket_is_linked);
         tcase_add_test(tc, test_calls_wait_for_a_free_port_and_end_with_the_channel);
         suite_add_tcase(s, tc);

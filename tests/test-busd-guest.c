@@ -300,7 +300,7 @@ START_TEST(test_close_hangup_and_open_errors) {
         expect_down(qubesd, 5, -ECONNRESET);
 
         /* Requests busd refuses outright. */
-        struct bus_msg_domain_channel_open req = { .domid = 0, .vchan_backend = VCHAN_SOCKET };
+        struct bus_msg_domain_channel_open req = { .domid = BUS_DOMID_MAX + 1, .vchan_backend = VCHAN_SOCKET };
         ck_assert_int_eq(bus_client_call(qubesd, BUS_MSG_DOMAIN_CHANNEL_OPEN, BUS_PEER_BUSD, &req, 2 * SEC, m),
                          -EINVAL);
         ck_assert_uint_eq(m->u.error.failed_type, BUS_MSG_DOMAIN_CHANNEL_OPEN);

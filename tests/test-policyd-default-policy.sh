@@ -46,4 +46,8 @@ expect 1 work personal qubes.VMExec+ls
 expect 3 work @dispvm qubes.VMShell
 expect 1 work personal some.Unknown
 expect 1 work dom0 qubes.Filecopy
+expect 0 work dom0 qubes.GetDate
+expect 0 work @adminvm qubes.GetDate
+expect 1 work personal qubes.GetDate
+expect 1 work dom0 qubes.VMShell
 exit $fail

@@ -201,8 +201,16 @@ START_TEST(test_plan) {
         ck_assert_int_eq(d.verdict, POLICY_VERDICT_DENY);
         policy_decision_done(&d);
 
+        /* The admin domain: its agent is domain 0 on the bus, user DEFAULT. */
         plan_for("dom0", "s.Dom0", &plan, &d);
-        ck_assert_int_eq(plan.action, CALL_REFUSE);     /* not supported yet */
+        ck_assert_int_eq(plan.action, CALL_CONNECT);
+        ck_assert_str_eq(plan.target, "dom0");
+        ck_assert_uint_eq(plan.target_domid, 0);
+        ck_assert_str_eq(plan.user, "DEFAULT");
+        policy_decision_done(&d);
+        plan_for("@adminvm", "s.Dom0", &plan, &d);
+        ck_assert_int_eq(plan.action, CALL_CONNECT);
+        ck_assert_str_eq(plan.target, "dom0");
         policy_decision_done(&d);
 
         plan_for("running", "s.Other", &plan, &d);
@@ -218,13 +226,23 @@ START_TEST(test_plan) {
 END_TEST
 
 START_TEST(test_cmdline) {
-        char *c = call_plan_cmdline("user", "qubes.Filecopy+", "work");
+        char *c = call_plan_cmdline("user", "qubes.Filecopy+", "work", NULL);
         ck_assert_str_eq(c, "user:QUBESRPC qubes.Filecopy+ work");
+        free(c);
+        /* Qubes' dom0 form: the '+' always, the requested target's kind. */
+        c = call_plan_cmdline("DEFAULT", "qubes.GetDate", "work", "dom0");
+        ck_assert_str_eq(c, "DEFAULT:QUBESRPC qubes.GetDate+ work name dom0");
+        free(c);
+        c = call_plan_cmdline("DEFAULT", "test.Arg+x", "work", "@adminvm");
+        ck_assert_str_eq(c, "DEFAULT:QUBESRPC test.Arg+x work keyword adminvm");
+        free(c);
+        c = call_plan_cmdline("DEFAULT", "test.Arg+", "work", "");
+        ck_assert_str_eq(c, "DEFAULT:QUBESRPC test.Arg+ work keyword default");
         free(c);
         char *huge = malloc(BUS_CMDLINE_MAX + 1);
         memset(huge, 'x', BUS_CMDLINE_MAX);
         huge[BUS_CMDLINE_MAX] = '\0';
-        ck_assert_ptr_null(call_plan_cmdline("user", huge, "work"));
+        ck_assert_ptr_null(call_plan_cmdline("user", huge, "work", NULL));
         free(huge);
 }
 END_TEST

@@ -317,19 +317,20 @@ START_TEST(test_start_dispvm_run) {
         ck_assert_int_eq(request_start(pd, "q-app", m), 0);     /* running: at once */
         ck_assert_uint_eq(m->u.domain_start_reply.domid, domid);
 
-        /* Run: a listening socket in the domain's vchan dir, one port each */
+        /* Run: a listening socket in the domain's vchan dir, one port each,
+         * the even ones (busd gives the odd ones to calls to the admin domain) */
         ck_assert_str_eq(admin_domain_call(bus, "q-app", "Run", &reply, "ssbb", "", "true", 0, 0), "");
         ck_assert_int_ge(sd_bus_message_read(reply, "hu", &fd, &port), 0);
-        ck_assert_uint_eq(port, 513);
+        ck_assert_uint_eq(port, 514);
         /* the native backend's vchan dir of a domain is <run>/vchan/<name> */
-        snprintf(path, sizeof(path), "%s/run/vchan/q-app/vchan.0.%u.513.sock", admin_stack.root, domid);
+        snprintf(path, sizeof(path), "%s/run/vchan/q-app/vchan.0.%u.514.sock", admin_stack.root, domid);
         ck_assert_int_eq(stat(path, &st), 0);
         ck_assert(S_ISSOCK(st.st_mode));
         ck_assert_uint_eq(st.st_mode & 0777, 0666);
         sd_bus_message_unref(reply);
         ck_assert_str_eq(admin_domain_call(bus, "q-app", "Run", &reply, "ssbb", "alice", "true", 0, 0), "");
         ck_assert_int_ge(sd_bus_message_read(reply, "hu", &fd, &port), 0);
-        ck_assert_uint_eq(port, 514);
+        ck_assert_uint_eq(port, 516);
         sd_bus_message_unref(reply);
         ck_assert_str_eq(admin_domain_call(bus, "q-app", "Run", NULL, "ssbb", "Bad User", "true", 0, 0),
                          ADMIN_ERROR "InvalidValue");

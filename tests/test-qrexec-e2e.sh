@@ -65,7 +65,20 @@ test.Echo       *       untrusted   @anyvm      deny
 test.Exit       *       work        personal    allow
 test.Sink       *       work        personal    allow
 qubes.Filecopy  *       work        personal    allow
+test.AdminEnv   *       work        @adminvm    allow
+test.AdminEnv   *       untrusted   @adminvm    deny
+qubes.VMShell   *       work        @adminvm    allow
 EOF
+
+# A service of the admin domain (the stack's ROOT/etc/qubes-rpc), run by the
+# admin agent: who it runs as, what it was told, what it read.
+cat >"$root/etc/qubes-rpc/test.AdminEnv" <<'EOF'
+#!/bin/sh
+echo "uid=$(id -u) from=$QREXEC_REMOTE_DOMAIN type=$QREXEC_REQUESTED_TARGET_TYPE" \
+     "target=${QREXEC_REQUESTED_TARGET:-}${QREXEC_REQUESTED_TARGET_KEYWORD:+keyword:$QREXEC_REQUESTED_TARGET_KEYWORD}" \
+     "arg=${1:-} stdin=$(cat)"
+EOF
+chmod 755 "$root/etc/qubes-rpc/test.AdminEnv"
 
 # policyd reloads on its own (inotify); wait until it says so.
 for i in $(seq 100); do "$ctl" policy status 2>/dev/null | grep -q '^files: 2$' && break; sleep 0.1; done
@@ -99,11 +112,29 @@ expect "the service's exit status comes back to the caller" 7 ''
 inq work "$qcvm personal test.Nothing </dev/null"
 expect "a call no policy rule allows is refused (126)" 126 ''
 
+# ------------------------------------------------------------- domain -> admin
+admin_uid=$(awk '$2 == "admin-agent" { print $3 }' "$root/run/roles")
+inq work "echo hi | $qcvm dom0 test.AdminEnv+a1"
+expect "domain -> admin: the service runs in the admin domain as the admin agent's user" 0 \
+        "^uid=$admin_uid from=work type=name target=dom0 arg=a1 stdin=hi\$"
+inq work "echo kw | $qcvm @adminvm test.AdminEnv"
+expect "domain -> admin: @adminvm reaches it too, named as a keyword" 0 \
+        '^uid=[0-9]+ from=work type=keyword target=keyword:adminvm arg= stdin=kw$'
+inq work "$qcvm dom0 qubes.GetDate </dev/null"
+expect "domain -> admin: qubes.GetDate (shipped, allowed by the default policy)" 0 \
+        '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00$'
+inq work "$qcvm dom0 test.AdminNothing </dev/null"
+expect "domain -> admin: a call no rule allows is refused (126)" 126 ''
+inq work "echo id | $qcvm dom0 qubes.VMShell"
+expect "domain -> admin: domains' own services are not the admin domain's (allowed, not found: 127)" 127 ''
+
 # deny: untrusted may not call anyone
 "$ctl" start untrusted || die "start untrusted"
 install_services untrusted
 inq untrusted "echo x | $qcvm work test.Echo"
 expect "denied call: 126 at the caller" 126 ''
+inq untrusted "echo x | $qcvm dom0 test.AdminEnv"
+expect "domain -> admin: denied by policy, 126 at the caller" 126 ''
 
 # autostart: a halted target is started by the call
 "$ctl" shutdown untrusted --wait --timeout 10 || die "shutdown untrusted"
@@ -183,7 +214,7 @@ inq work "printf 12345 | $qcvm personal test.Sink"
 expect "the next call between the same domains works" 0 '^5$'
 
 # busd and policyd are still the same processes
-for d in busd qrexec-policyd; do
+for d in busd qrexec-policyd admin-agent; do
         "$src/tools/stack" status --root "$root" 2>/dev/null | grep -q "^$d .* running" && ok "$d still running" \
                 || fail "$d is not running"
 done

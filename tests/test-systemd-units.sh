@@ -71,6 +71,19 @@ out=$(verify ./odyssey-qrexec-policyd.service ./odyssey-qubesd.service ./odyssey
 check "systemd-analyze verify odyssey-qrexec-policyd.service: exit 0" [ $rc -eq 0 ]
 check "systemd-analyze verify odyssey-qrexec-policyd.service: no warning" [ -z "$out" ]
 
+# The admin domain's qrexec agent: the installed agent, as odyssey-rpc.
+aunit=$build/systemd/odyssey-admin-agent.service
+check "admin-agent's ExecStart runs the agent with --admin" \
+        bash -c "grep -Eq '^ExecStart=/[^ ]*/agents/qrexec-agent --admin ' '$aunit'"
+check "no @substitution@ left in admin-agent's unit" bash -c "! grep -q '@[A-Za-z_]*@' '$aunit'"
+agent=$build/agents/bin/qrexec-agent
+[ -x "$agent" ] || agent=/bin/true
+sed "s|^ExecStart=[^ ]*|ExecStart=$agent|" "$aunit" >"$tmp/units/odyssey-admin-agent.service"
+out=$(verify ./odyssey-admin-agent.service ./odyssey-qubesd.service ./odyssey-busd.service ./qubes.target); rc=$?
+[ -z "$out" ] || echo "$out"
+check "systemd-analyze verify odyssey-admin-agent.service: exit 0" [ $rc -eq 0 ]
+check "systemd-analyze verify odyssey-admin-agent.service: no warning" [ -z "$out" ]
+
 # The system bus policy: well-formed, root owns the name, group qubes may call.
 policy=$src/systemd/org.qubes.Admin1.conf
 if command -v xmllint >/dev/null; then
@@ -102,6 +115,7 @@ check "the unit's User= ($busd_user) is created" [ -n "$(uid_of "$busd_user")" ]
 # Same rule as tools/odyssey-stack: role r is base + r (busd 0, qrexec-policyd 2, ..., stubdom 6).
 base=$(uid_of odyssey-busd)
 check "uids follow base + role" same_nonempty "$(uid_of odyssey-policyd) $(uid_of odyssey-stubdom)" "$((base + 2)) $((base + 6))"
+check "the admin agent's user is base + 7 (the stack's admin-agent uid)" same_nonempty "$(uid_of odyssey-rpc)" "$((base + 7))"
 check "daemon users are in group qubes" grep -Eq '^qubes:x:[0-9]+:.*odyssey-policyd' "$tmp/root/etc/group"
 
 # --- directories

@@ -26,6 +26,9 @@ static const struct {
         { "busd", "daemons/busd/busd", BUS_ROLE_BUSD },
         { "qubesd", "daemons/qubesd/qubesd", BUS_ROLE_QUBESD },
         { "qrexec-policyd", "daemons/qrexec-policyd/qrexec-policyd", BUS_ROLE_POLICYD },
+        /* The admin domain's qrexec agent: for busd the channel of domain 0, a
+         * guest's; it runs the services domains call in the admin domain. */
+        { "admin-agent", "agents/bin/qrexec-agent", BUS_ROLE_GUEST },
 };
 
 /* The one place that says which uid a role runs as: qubesd is root (it
@@ -314,6 +317,16 @@ char **stack_daemon_argv(const struct stack *s, const struct stack_daemon *d) {
                 if (!argv[n - 4] || !argv[n - 3] || !argv[n - 2] || !argv[n - 1])
                         goto fail;
         }
+        /* The admin agent: the stack's own services (ROOT/etc/qubes-rpc), then
+         * the ones Odyssey ships for the admin domain. */
+        if (d->role == BUS_ROLE_GUEST) {
+                argv[n++] = strdup("--admin");
+                if (asprintf(&argv[n++], "--service-path=%s/etc/qubes-rpc:%s/agents/admin-rpc", s->root,
+                             ODYSSEY_SRCDIR) < 0)
+                        argv[n - 1] = NULL;
+                if (!argv[n - 2] || !argv[n - 1])
+                        goto fail;
+        }
         for (size_t i = 0; i < d->n_args; i++)
                 if (!(argv[n++] = strdup(d->args[i])))
                         goto fail;
@@ -344,6 +357,7 @@ int stack_write_roles(const struct stack *s) {
         for (enum bus_role role = 0; role < _BUS_ROLE_MAX; role++)
                 if (role_runs_as_daemon(role))
                         fprintf(f, "uid %s %u\n", bus_role_to_string(role), (unsigned) stack_role_uid(s, role));
+        fprintf(f, "uid admin-agent %u\n", (unsigned) stack_role_uid(s, BUS_ROLE_GUEST));
         if (fclose(f) != 0)
                 return log_error_errno(errno, "Cannot write %s", tmp);
         if (rename(tmp, s->roles_path) < 0)
@@ -395,7 +409,7 @@ static int seed_policy_dir(const char *src, const char *dst) {
 int stack_prepare_policyd(const struct stack *s) {
         _cleanup_free_ char *etc = path_join(s->root, "etc"), *dir = path_join(s->root, "etc/policy.d"),
                             *sock_dir = path_join(s->run_dir, "policyd"),
-                            *link = path_join(s->run_dir, "policy.sock");
+                            *link = path_join(s->run_dir, "policy.sock"), *rpc_dir = path_join(s->root, "etc/qubes-rpc");
         uid_t uid = stack_role_uid(s, BUS_ROLE_POLICYD);
         struct stack_daemon *d = NULL;
         bool empty = true;
@@ -407,8 +421,11 @@ int stack_prepare_policyd(const struct stack *s) {
                         d = &s->daemons[i];
         if (!d)
                 return 0;
-        if (!etc || !dir || !sock_dir || !link)
+        if (!etc || !dir || !sock_dir || !link || !rpc_dir)
                 return log_error_errno(ENOMEM, "Out of memory");
+        /* ROOT/etc/qubes-rpc: the admin domain's services of this stack. */
+        if ((r = mkdir_p(rpc_dir, 0755)) < 0)
+                return log_error_errno(r, "Cannot create %s", rpc_dir);
         if ((r = mkdir_p(dir, 0755)) < 0 || (r = mkdir_p(sock_dir, 0755)) < 0)
                 return log_error_errno(r, "Cannot create %s or %s", dir, sock_dir);
         if (chmod(etc, 0755) < 0 || chmod(dir, 0755) < 0 || chown(sock_dir, uid, uid) < 0)

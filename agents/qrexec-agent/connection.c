@@ -146,8 +146,9 @@ static int serve(const struct qrexec_exec *exec, const char *own_dir, pid_t agen
                 }
         }
         /* A native domain's agent cannot switch users: the command runs as
-         * the agent, with the requested user's name and home. */
-        user = config.force_user[0] ? config.force_user : req.user;
+         * the agent, with the requested user's name and home.  The admin
+         * domain's services always run as the agent's own user. */
+        user = config.force_user[0] && !service_is_admin() ? config.force_user : req.user;
         if (config.wait_for_session && !req.nogui)
                 wait_for_session(&req, own_dir, user, agent_pid);
 

@@ -16,6 +16,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,7 +107,7 @@ static void handle_exec(const struct qrexec_hdr *hdr, const uint8_t *untrusted_p
                 send_terminated(exec.connect_domain, exec.connect_port);
                 return;
         }
-        pid = connection_start(&exec, own_service_dir, getpid());
+        pid = connection_start(&exec, own_service_dir[0] ? own_service_dir : NULL, getpid());
         if (pid < 0) {
                 agent_log("cannot start a connection: %s", strerror((int) -pid));
                 send_terminated(exec.connect_domain, exec.connect_port);
@@ -325,22 +326,48 @@ static void help(void) {
                "runs the services the admin side asks for and forwards local requests.\n\n"
                "  --agent-socket=PATH       local trigger socket (default %s)\n"
                "  --home-base=DIR           where users' homes are created (default /home)\n"
+               "  --service-path=DIRS       where services are looked up (':'-separated;\n"
+               "                            default $QREXEC_SERVICE_PATH, else Qubes' path)\n"
+               "  --admin                   serve the admin domain (dom0): services run as this\n"
+               "                            process's user, only from the service path, and the\n"
+               "                            channel is published again whenever busd closes it\n"
+               "  --vchan-dir=DIR           with --admin: the admin domain's vchan directory\n"
+               "                            (default $ODYSSEY_RUNTIME_DIR/vchan/dom0,\n"
+               "                            else /run/qubes/vchan/dom0)\n"
                "  --fork-server-socket=PATH accepted for Qubes compatibility; unused\n"
                "  --no-fork-server          accepted for Qubes compatibility; unused\n"
                "  -h, --help                this text\n",
                QREXEC_VCHAN_BASE_PORT, DEFAULT_AGENT_SOCKET);
 }
 
-int main(int argc, char *argv[]) {
-        enum { ARG_AGENT_SOCKET = 0x100, ARG_FORK_SERVER_SOCKET, ARG_NO_FORK_SERVER, ARG_HOME_BASE };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "agent-socket", required_argument, NULL, ARG_AGENT_SOCKET },
-                { "fork-server-socket", required_argument, NULL, ARG_FORK_SERVER_SOCKET },
-                { "no-fork-server", no_argument, NULL, ARG_NO_FORK_SERVER },
-                { "home-base", required_argument, NULL, ARG_HOME_BASE },
-                {},
-        };
+/* --admin: who we are, where our channel lives; the environment carries
+ * the vchan endpoint to the per-connection processes. */
+static int setup_admin(const char *vchan_dir) {
+        _cleanup_free_ char *default_dir = NULL;
+        const char *runtime = getenv("ODYSSEY_RUNTIME_DIR");
+        struct passwd *pw = getpwuid(getuid());
+        char uid_name[16];
+
+        /* A uid without a passwd entry (a dev stack's) is named by its number. */
+        snprintf(uid_name, sizeof(uid_name), "%u", (unsigned) getuid());
+        if (!vchan_dir) {
+                if (asprintf(&default_dir, "%s/vchan/dom0", runtime && *runtime ? runtime : "/run/qubes") < 0)
+                        return -ENOMEM;
+                vchan_dir = default_dir;
+        }
+        if (vchan_dir[0] != '/') {
+                agent_log("--vchan-dir needs an absolute path");
+                return -EINVAL;
+        }
+        service_set_admin(pw ? pw->pw_name : uid_name, pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : "/");
+        if (setenv("VCHAN_DOMAIN", "0", 1) < 0 || setenv("VCHAN_SOCKET_DIR", vchan_dir, 1) < 0)
+                return -errno;
+        own_service_dir[0] = '\0';    /* domains' services are not the admin's */
+        return 0;
+}
+
+/* Publish the control channel and wait for busd's HELLO. */
+static int publish(struct vchan **ret, uint32_t *ret_version) {
         struct vchan_endpoint ep = {
                 .backend = VCHAN_SOCKET,
                 .local_domid = -1,              /* $VCHAN_DOMAIN */
@@ -348,8 +375,46 @@ int main(int argc, char *argv[]) {
                 .port = QREXEC_VCHAN_BASE_PORT,
                 .socket_dir = NULL,             /* $VCHAN_SOCKET_DIR */
         };
-        const char *agent_socket = DEFAULT_AGENT_SOCKET;
+        struct vchan *ctrl = NULL;
+        int r;
+
+        /* The socket backend makes the file mode 0666 (busd is neither its
+         * owner nor in its group); the directory (busd's, 0770 with our
+         * group) is what keeps everyone else out. */
+        r = vchan_server_init(&ep, AGENT_RING_SIZE, AGENT_RING_SIZE, &ctrl);
+        if (r < 0) {
+                agent_log("cannot publish the control channel: %s", strerror(-r));
+                return r;
+        }
+        r = agent_handshake(ctrl, ret_version);
+        if (r < 0) {
+                agent_log("handshake failed: %s", strerror(-r));
+                vchan_close(ctrl);
+                return r;
+        }
+        *ret = ctrl;
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        enum {
+                ARG_AGENT_SOCKET = 0x100, ARG_FORK_SERVER_SOCKET, ARG_NO_FORK_SERVER, ARG_HOME_BASE,
+                ARG_SERVICE_PATH, ARG_ADMIN, ARG_VCHAN_DIR,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "agent-socket", required_argument, NULL, ARG_AGENT_SOCKET },
+                { "fork-server-socket", required_argument, NULL, ARG_FORK_SERVER_SOCKET },
+                { "no-fork-server", no_argument, NULL, ARG_NO_FORK_SERVER },
+                { "home-base", required_argument, NULL, ARG_HOME_BASE },
+                { "service-path", required_argument, NULL, ARG_SERVICE_PATH },
+                { "admin", no_argument, NULL, ARG_ADMIN },
+                { "vchan-dir", required_argument, NULL, ARG_VCHAN_DIR },
+                {},
+        };
+        const char *agent_socket = DEFAULT_AGENT_SOCKET, *vchan_dir = NULL;
         _cleanup_close_ int listen_fd = -1, sigfd = -1;
+        bool admin = false, ready = false;
         struct vchan *ctrl = NULL;
         uint32_t version;
         sigset_t mask;
@@ -373,11 +438,25 @@ int main(int argc, char *argv[]) {
                         }
                         service_set_home_base(optarg);
                         break;
+                case ARG_SERVICE_PATH:
+                        if (setenv("QREXEC_SERVICE_PATH", optarg, 1) < 0)
+                                return 1;
+                        break;
+                case ARG_ADMIN:
+                        admin = true;
+                        break;
+                case ARG_VCHAN_DIR:
+                        vchan_dir = optarg;
+                        break;
                 default:
                         return 2;
                 }
         if (optind != argc) {
                 agent_log("unexpected argument '%s' (see --help)", argv[optind]);
+                return 2;
+        }
+        if (vchan_dir && !admin) {
+                agent_log("--vchan-dir is for --admin (a domain's agent takes $VCHAN_SOCKET_DIR)");
                 return 2;
         }
 
@@ -391,37 +470,37 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         find_own_service_dir();
-
-        /* The socket backend makes the file mode 0666 (busd is neither its
-         * owner nor in its group); the directory (busd's, 0770 with our
-         * group) is what keeps everyone else out. */
-        r = vchan_server_init(&ep, AGENT_RING_SIZE, AGENT_RING_SIZE, &ctrl);
-        if (r < 0) {
-                agent_log("cannot publish the control channel: %s", strerror(-r));
+        if (admin && setup_admin(vchan_dir) < 0)
                 return 1;
-        }
-        r = agent_handshake(ctrl, &version);
-        if (r < 0) {
-                agent_log("handshake failed: %s", strerror(-r));
+
+        /* The admin domain's agent outlives busd: a restarted busd opens the
+         * channel again.  A domain's agent ends with its channel. */
+        do {
+                r = publish(&ctrl, &version);
+                if (r < 0)
+                        return 1;
+                /* Only after hello, as Qubes' agent: a trigger before would go
+                 * nowhere.  The admin domain takes no triggers. */
+                if (!admin && listen_fd < 0) {
+                        listen_fd = trigger_listen(agent_socket);
+                        if (listen_fd < 0)
+                                agent_log("no local trigger socket at %s: %s", agent_socket,
+                                          strerror(-listen_fd));
+                }
+                if (!ready)
+                        notify_ready();
+                ready = true;
+
+                r = control_init(&control, ctrl, version);
+                if (r >= 0)
+                        r = serve(listen_fd, sigfd);
+                control_done(&control);
                 vchan_close(ctrl);
-                return 1;
-        }
-        /* Only after hello, as Qubes' agent: a trigger before would go nowhere. */
-        listen_fd = trigger_listen(agent_socket);
-        if (listen_fd < 0)
-                agent_log("no local trigger socket at %s: %s", agent_socket, strerror(-listen_fd));
-        notify_ready();
-
-        r = control_init(&control, ctrl, version);
-        if (r >= 0)
-                r = serve(listen_fd, sigfd);
-        control_done(&control);
-        vchan_close(ctrl);
+                ctrl = NULL;
+                if (r < 0)
+                        agent_log("control channel: %s", strerror(-r));
+        } while (admin);
         if (listen_fd >= 0)
                 (void) unlink(agent_socket);
-        if (r < 0) {
-                agent_log("control channel: %s", strerror(-r));
-                return 1;
-        }
-        return 0;
+        return r < 0 ? 1 : 0;
 }

@@ -43,6 +43,36 @@ void service_request_done(struct service_request *req) {
         *req = (struct service_request) {};
 }
 
+static struct {
+        char user[AGENT_USER_MAX + 1];
+        char home[PATH_MAX];
+} admin;
+
+void service_set_admin(const char *user, const char *home) {
+        snprintf(admin.user, sizeof(admin.user), "%s", user);
+        snprintf(admin.home, sizeof(admin.home), "%s", home);
+}
+
+bool service_is_admin(void) {
+        return admin.user[0] != '\0';
+}
+
+/* The admin domain's tokens 3 and 4 of "SOURCE name|keyword TARGET". */
+static int parse_admin_target(char *rest, struct service_request *req) {
+        char *space = strchr(rest, ' ');
+
+        if (!space)
+                return -EINVAL;
+        *space = '\0';
+        if (strcmp(rest, "name") != 0 && strcmp(rest, "keyword") != 0)
+                return -EINVAL;
+        req->target_type = rest;
+        req->target = space + 1;
+        if (!*req->target || strchr(req->target, ' '))
+                return -EINVAL;
+        return 0;
+}
+
 int service_request_parse(const char *untrusted_cmdline, struct service_request *ret) {
         struct service_request req = {};
         const char *colon = strchr(untrusted_cmdline, ':'), *rest;
@@ -51,7 +81,12 @@ int service_request_parse(const char *untrusted_cmdline, struct service_request 
         if (!colon || (size_t) (colon - untrusted_cmdline) > AGENT_USER_MAX)
                 return -EINVAL;
         memcpy(req.user, untrusted_cmdline, (size_t) (colon - untrusted_cmdline));
-        if (!user_name_valid(req.user))
+        if (service_is_admin()) {
+                /* Qubes' dom0 takes DEFAULT only; services run as the agent's user. */
+                if (strcmp(req.user, "DEFAULT") != 0 && strcmp(req.user, admin.user) != 0)
+                        return -EINVAL;
+                snprintf(req.user, sizeof(req.user), "%s", admin.user);
+        } else if (!user_name_valid(req.user))
                 return -EINVAL;
         rest = colon + 1;
         if (strncmp(rest, "nogui:", 6) == 0) {
@@ -59,7 +94,8 @@ int service_request_parse(const char *untrusted_cmdline, struct service_request 
                 rest += 6;
         }
         if (strncmp(rest, "QUBESRPC", 8) != 0 || (rest[8] != ' ' && rest[8] != '\0')) {
-                if (!*rest)
+                /* The admin domain runs services, never a command a domain names. */
+                if (!*rest || service_is_admin())
                         return -EINVAL;
                 req.command = rest;
                 *ret = req;
@@ -79,6 +115,12 @@ int service_request_parse(const char *untrusted_cmdline, struct service_request 
         *space = '\0';
         req.descriptor = p;
         req.source = space + 1;
+        space = strchr(req.source, ' ');
+        if (space && service_is_admin()) {
+                *space = '\0';
+                if (parse_admin_target(space + 1, &req) < 0)
+                        goto invalid;
+        }
         if (!*req.source || strchr(req.source, ' ') || strlen(req.descriptor) > 65000)
                 goto invalid;
         req.service = strdup(req.descriptor);
@@ -301,6 +343,8 @@ void service_set_home_base(const char *dir) {
 }
 
 static const char *home_of(const char *user, char *buf, size_t size) {
+        if (service_is_admin())
+                return admin.home;
         if (strcmp(user, "root") == 0)
                 return "/root";
         snprintf(buf, size, "%s/%s", home_base, user);
@@ -335,7 +379,8 @@ int service_environment(const struct service_request *req, const char *user, pid
                         break;
         }
 
-        (void) mkdir(h, 0700);          /* native domains: the home may not exist yet */
+        if (!service_is_admin())
+                (void) mkdir(h, 0700);  /* native domains: the home may not exist yet */
         snprintf(pid, sizeof(pid), "%d", (int) agent_pid);
         if (setenv("HOME", h, 1) < 0 || setenv("USER", user, 1) < 0 || setenv("LOGNAME", user, 1) < 0 ||
             setenv("QREXEC_AGENT_PID", pid, 1) < 0)
@@ -344,7 +389,11 @@ int service_environment(const struct service_request *req, const char *user, pid
                 return 0;
         if (setenv("QREXEC_REMOTE_DOMAIN", req->source, 1) < 0 ||
             setenv("QREXEC_SERVICE_FULL_NAME", req->descriptor, 1) < 0 ||
-            setenv("QREXEC_REQUESTED_TARGET_TYPE", "", 1) < 0)
+            setenv("QREXEC_REQUESTED_TARGET_TYPE", req->target_type ?: "", 1) < 0)
+                return -errno;
+        if (req->target_type &&
+            setenv(strcmp(req->target_type, "name") == 0 ? "QREXEC_REQUESTED_TARGET" : "QREXEC_REQUESTED_TARGET_KEYWORD",
+                   req->target, 1) < 0)
                 return -errno;
         if (req->argument && setenv("QREXEC_SERVICE_ARGUMENT", req->argument, 1) < 0)
                 return -errno;

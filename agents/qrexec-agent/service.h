@@ -22,6 +22,8 @@ struct service_request {
         char *service;                  /* SERVICE */
         const char *argument;           /* ARG, NULL when there was no '+' */
         char *source;                   /* the calling domain */
+        const char *target_type;        /* admin domain only: "name" or "keyword", else NULL */
+        const char *target;             /* admin domain only: the requested target */
         char *buffer;                   /* owns the strings above */
 };
 
@@ -35,13 +37,19 @@ struct service_config {
 
 enum service_kind { SERVICE_EXECUTABLE, SERVICE_SOCKET };
 
-/* Parse "USER:[nogui:]QUBESRPC SERVICE+ARG SOURCE" or "USER:COMMAND".
- * -EINVAL when malformed (the caller answers 125). */
+/* Parse "USER:[nogui:]QUBESRPC SERVICE+ARG SOURCE" or "USER:COMMAND"; in
+ * the admin domain only "DEFAULT:QUBESRPC SERVICE+ARG SOURCE name|keyword
+ * TARGET" (Qubes' dom0 form).  -EINVAL when malformed (the caller answers 125). */
 int service_request_parse(const char *untrusted_cmdline, struct service_request *ret);
 void service_request_done(struct service_request *req);
 
 /* [a-z_][a-z0-9_-]{0,31} */
 bool user_name_valid(const char *name);
+
+/* The agent serves the admin domain: every service runs as `user` (the
+ * agent's own) with `home`, whatever user the call names. */
+void service_set_admin(const char *user, const char *home);
+bool service_is_admin(void);
 
 /* First hit of SERVICE+ARG, then SERVICE, along $QREXEC_SERVICE_PATH (or
  * Qubes' default) followed by `own_dir`.  0 with *ret_path (malloc'd) and

@@ -32,8 +32,6 @@
 #include "busd.h"
 #include "log.h"
 
-#define BROKER_PORT_FIRST       (QREXEC_VCHAN_BASE_PORT + 1)    /* 513 */
-#define BROKER_PORT_END         (QREXEC_VCHAN_BASE_PORT + 257)  /* 769: ports 513..768 */
 #define BROKER_WAITING_MAX      4096u
 #define BROKER_SETUP_TIMEOUT_USEC (120u * 1000000u)             /* as Qubes' vchan waits */
 
@@ -69,9 +67,13 @@ static bool same_pair(const struct broker_call *c, uint32_t a, uint32_t b) {
         return (c->source_domid == a && c->target_domid == b) || (c->source_domid == b && c->target_domid == a);
 }
 
-/* Ports are unique per unordered pair: an agent names a connection by (peer, port). */
+/* Ports are unique per unordered pair: an agent names a connection by
+ * (peer, port).  With the admin domain, qubesd's Run has the even ones. */
 static uint32_t broker_free_port(struct busd *b, uint32_t a, uint32_t d) {
-        for (uint32_t port = BROKER_PORT_FIRST; port < BROKER_PORT_END; port++) {
+        bool admin = a == 0 || d == 0;
+
+        for (uint32_t port = admin ? QREXEC_ADMIN_CALL_PORT_FIRST : QREXEC_DATA_PORT_FIRST;
+             port <= QREXEC_DATA_PORT_LAST; port += admin ? 2 : 1) {
                 bool taken = false;
 
                 for (struct broker_call *c = b->calls; c && !taken; c = c->next)

@@ -28,8 +28,16 @@ void call_plan_make(struct policyd *p, const PolicyDecision *d, struct call_plan
                 return refuse(ret, "the policy's user= is too long");
         snprintf(ret->user, sizeof(ret->user), "%s", d->user ?: "");
 
-        if (strcmp(d->target, "dom0") == 0)
-                return refuse(ret, "calls to the admin domain are not supported yet");
+        if (strcmp(d->target, "dom0") == 0) {
+                /* The admin domain's agent: busd opens its channel as domain 0
+                 * (refused there when no agent runs). */
+                ret->action = CALL_CONNECT;
+                ret->target_domid = 0;
+                snprintf(ret->target, sizeof(ret->target), "dom0");
+                if (!ret->user[0])
+                        snprintf(ret->user, sizeof(ret->user), "DEFAULT");
+                return;
+        }
         if (strncmp(d->target, DISPVM_PREFIX, strlen(DISPVM_PREFIX)) == 0) {
                 /* The library checked it is a disposable template; it may
                  * be spelled uuid:... */
@@ -54,10 +62,21 @@ void call_plan_make(struct policyd *p, const PolicyDecision *d, struct call_plan
                 refuse(ret, "the target is not running and autostart is off");
 }
 
-char *call_plan_cmdline(const char *user, const char *service_and_arg, const char *source) {
+char *call_plan_cmdline(const char *user, const char *service_and_arg, const char *source,
+                        const char *requested_target) {
         char *out = NULL;
+        int n;
 
-        if (asprintf(&out, "%s:QUBESRPC %s %s", user, service_and_arg, source) < 0)
+        if (!requested_target)
+                n = asprintf(&out, "%s:QUBESRPC %s %s", user, service_and_arg, source);
+        else {
+                const char *keyword = !*requested_target ? "default"
+                                      : requested_target[0] == '@' ? requested_target + 1 : NULL;
+                n = asprintf(&out, "%s:QUBESRPC %s%s %s %s %s", user, service_and_arg,
+                             strchr(service_and_arg, '+') ? "" : "+", source, keyword ? "keyword" : "name",
+                             keyword ?: requested_target);
+        }
+        if (n < 0)
                 return NULL;
         if (strlen(out) > BUS_CMDLINE_MAX) {
                 free(out);

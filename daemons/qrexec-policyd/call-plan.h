@@ -29,5 +29,9 @@ struct call_plan {
 void call_plan_make(struct policyd *p, const PolicyDecision *d, struct call_plan *ret);
 
 /* "USER:QUBESRPC SERVICE+ARG SOURCE" into a fresh string; NULL on ENOMEM or
- * when longer than the bus allows. */
-char *call_plan_cmdline(const char *user, const char *service_and_arg, const char *source);
+ * when longer than the bus allows.  For the admin domain (requested_target
+ * not NULL: what the caller asked for, "" meaning @default) Qubes' dom0
+ * form "DEFAULT:QUBESRPC SERVICE+ARG SOURCE name|keyword TARGET", with the
+ * '+' always there and a keyword without its '@'. */
+char *call_plan_cmdline(const char *user, const char *service_and_arg, const char *source,
+                        const char *requested_target);

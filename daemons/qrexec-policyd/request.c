@@ -147,7 +147,8 @@ static void call_connect(struct policyd_call *c) {
                 return call_refuse(c, "out of memory");
         if (!c->user[0])
                 snprintf(c->user, sizeof(c->user), "%s", target ? policyd_domain_default_user(target) : "user");
-        cmdline = call_plan_cmdline(c->user, c->service_and_arg, c->source);
+        cmdline = call_plan_cmdline(c->user, c->service_and_arg, c->source,
+                                    strcmp(c->target, "dom0") == 0 ? c->target_request : NULL);
         if (!cmdline)
                 return call_refuse(c, "the command line does not fit");
         *connect = (struct bus_msg_qrexec_connect) { .source_domid = c->source_domid,

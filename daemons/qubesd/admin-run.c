@@ -2,7 +2,9 @@
 /*
  * Run(s user, s command, b just_exec, b autostart) -> (h listen_fd, u port):
  * an admin command in a domain (`qubes-ctl run`).  qubesd picks a data port
- * P (513..768, its own pool per target domain), listens on a UNIX socket bound
+ * P (the even ones of 514..768, its own pool per target domain; busd gives
+ * the odd ones to that domain's calls to the admin domain), listens on a
+ * UNIX socket bound
  * at <vchan dir of B>/vchan.0.<B>.<P>.sock — dom0 is the vchan server, the
  * domain's agent the client, as in Qubes' socket naming — and asks the
  * domain's agent through busd to run "USER:COMMAND" connected to (0, P)
@@ -19,10 +21,9 @@
 #include <sys/un.h>
 
 #include "log.h"
+#include "qrexec.h"
 #include "qubesd.h"
 
-#define RUN_PORT_FIRST 513
-#define RUN_PORT_LAST  768
 #define RUN_USER_MAX   32
 
 struct qrexec_run {
@@ -81,7 +82,7 @@ static bool port_taken(struct qubesd *q, uint32_t domid, uint32_t port) {
 /* A listening socket on the first free port; the socket's path in *ret_path. */
 static int listen_on_free_port(struct qubesd *q, const char *dir, uint32_t domid, uint32_t *ret_port,
                                char **ret_path) {
-        for (uint32_t port = RUN_PORT_FIRST; port <= RUN_PORT_LAST; port++) {
+        for (uint32_t port = QREXEC_ADMIN_RUN_PORT_FIRST; port <= QREXEC_DATA_PORT_LAST; port += 2) {
                 struct sockaddr_un sa = { .sun_family = AF_UNIX };
                 _cleanup_close_ int fd = -EBADF;
 
@@ -153,7 +154,7 @@ static int run_now(struct qubesd *q, struct domain *d, struct run_call *call) {
                 free(run);
                 return admin_error_reply(call->message, fd == -EBUSY ? ADMIN_ERROR_IN_USE : ADMIN_ERROR_BACKEND,
                                          "%s: cannot open a data socket: %s", d->name,
-                                         fd == -EBUSY ? "every port (513..768) is in use" : strerror(-fd));
+                                         fd == -EBUSY ? "every port (514..768, even) is in use" : strerror(-fd));
         }
         exec->just_exec = call->just_exec;
         exec->connect_domain = 0;

@@ -16,15 +16,24 @@ static int bus_link_on_message(struct bus_client *c, const struct bus_message *m
 
         switch (msg->hdr.type) {
         case BUS_MSG_DOMAIN_CHANNEL_UP:
-                lifecycle_on_channel_up(q, msg->u.domain_channel_up.domid);
+                if (msg->u.domain_channel_up.domid == 0)
+                        admin_agent_on_channel_up(q);
+                else
+                        lifecycle_on_channel_up(q, msg->u.domain_channel_up.domid);
                 break;
         case BUS_MSG_DOMAIN_CHANNEL_DOWN:
+                if (msg->u.domain_channel_down.domid == 0) {
+                        admin_agent_on_channel_down(q, msg->u.domain_channel_down.reason);
+                        break;
+                }
                 admin_run_domain_gone(q, msg->u.domain_channel_down.domid);
                 lifecycle_on_channel_down(q, msg->u.domain_channel_down.domid, msg->u.domain_channel_down.reason);
                 break;
         case BUS_MSG_ERROR:
                 /* OPEN, CLOSE and EXEC have no reply when they work; an ERROR names the
                  * request.  Pushes to a policyd that is not there (id 0) end here too. */
+                if (admin_agent_on_bus_error(q, msg->hdr.request_id, msg->u.error.error))
+                        break;
                 if (!admin_run_on_bus_error(q, msg->hdr.request_id, msg->u.error.error, msg->u.error.text))
                         lifecycle_on_channel_error(q, msg->hdr.request_id, msg->u.error.error, msg->u.error.text);
                 break;

@@ -39,7 +39,6 @@
 
 #define LAUNCHER_FD 3
 #define LAUNCH_MSG_MAX 4096
-#define GUID_UID_DEFAULT (UINT32_C(64100) + BUS_ROLE_GUID)     /* tools/stack-table.c's rule */
 
 /* The launcher's view of one domain's guid. */
 struct guid_proc {
@@ -310,25 +309,6 @@ static _Noreturn void launcher_main(struct launcher *l) {
         _exit(0);
 }
 
-/* "uid guid N" in the stack's roles file, else the odyssey-guid user, else the default rule. */
-static uid_t resolve_guid_uid(const char *runtime_dir) {
-        _cleanup_free_ char *path = path_join(runtime_dir, "roles");
-        char role[64];
-        unsigned uid;
-        FILE *f = path ? fopen(path, "re") : NULL;
-
-        if (f) {
-                bool found = false;
-                while (!found && fscanf(f, "uid %63s %u\n", role, &uid) == 2)
-                        found = strcmp(role, "guid") == 0;
-                fclose(f);
-                if (found)
-                        return (uid_t) uid;
-        }
-        struct passwd *pw = getpwnam("odyssey-guid");
-        return pw ? pw->pw_uid : (uid_t) GUID_UID_DEFAULT;
-}
-
 int gui_launch_open(struct qubesd *q) {
         struct launcher *l;
         int pair[2];
@@ -344,7 +324,7 @@ int gui_launch_open(struct qubesd *q) {
                 return 0;
         }
         if (geteuid() == 0 && !q->have_guid_uid)
-                q->guid_uid = resolve_guid_uid(q->runtime_dir);
+                q->guid_uid = qubesd_role_uid(q->runtime_dir, "guid", "odyssey-guid", QUBESD_UID_BASE + BUS_ROLE_GUID);
         else if (geteuid() != 0)
                 q->guid_uid = 0;
         l = calloc(1, sizeof(*l));

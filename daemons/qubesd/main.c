@@ -293,6 +293,7 @@ static int qubesd_init(struct qubesd *q) {
         if (r < 0)
                 return r;
         dispvm_remove_leftovers(q);
+        (void) admin_agent_setup(q);    /* without it only calls to the admin domain fail */
         r = admin_server_open(q);
         if (r < 0)
                 return r;
@@ -315,6 +316,7 @@ static void qubesd_done(struct qubesd *q) {
         for (size_t i = 0; i <= DOMAIN_QID_MAX; i++)
                 if (q->runs[i])
                         domain_run_free(q, q->runs[i]->domain);
+        admin_agent_close(q);
         bus_link_close(q);
         /* Domains keep running: a restarted qubesd finds them again. */
         qubesd_backends_close(q);

@@ -148,6 +148,11 @@ struct qubesd {
         struct ask_call *ask_calls;             /* questions waiting for the agent */
         struct qrexec_run *qrexec_runs;         /* Run calls whose data socket is open */
 
+        /* the admin domain's qrexec agent: see admin-agent.c */
+        uint32_t admin_agent_request_id;        /* our DOMAIN_CHANNEL_OPEN in flight */
+        sd_event_source *admin_agent_retry;
+        bool admin_agent_up;
+
         /* GUI: see gui-launch.c */
         char *gui_display;                      /* the admin display; NULL: no GUI */
         uid_t guid_uid;
@@ -170,6 +175,21 @@ void bus_link_close(struct qubesd *q);
 /* Ask busd to open (or close) the domain's control channel. */
 int bus_link_open_channel(struct qubesd *q, struct domain_run *run);
 void bus_link_close_channel(struct qubesd *q, uint32_t domid);
+
+/* --- admin-agent.c --- */
+/* Fixed uids of the daemon roles (systemd/sysusers.d): base + enum bus_role. */
+#define QUBESD_UID_BASE UINT32_C(64100)
+/* "uid ROLE N" of the stack's roles file, else the user's uid, else fallback. */
+uid_t qubesd_role_uid(const char *runtime_dir, const char *role, const char *user, uid_t fallback);
+char *admin_agent_vchan_dir(const struct qubesd *q);
+/* Prepare the vchan dir of the admin domain's agent and ask busd to open
+ * its channel (domain 0); retried until the agent is there. */
+int admin_agent_setup(struct qubesd *q);
+void admin_agent_close(struct qubesd *q);
+void admin_agent_on_channel_up(struct qubesd *q);
+void admin_agent_on_channel_down(struct qubesd *q, int reason);
+/* true when the ERROR answered our request. */
+bool admin_agent_on_bus_error(struct qubesd *q, uint32_t request_id, int error);
 
 /* --- admin-server.c --- */
 int admin_server_open(struct qubesd *q);
