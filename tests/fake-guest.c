@@ -168,3 +168,21 @@ void fake_guest_trigger(struct fake_guest *g, const char *source, const char *ta
         ck_assert_int_gt(n, 0);
         ck_assert_int_eq(fake_guest_write(g, buf, (size_t) n, 3000), 0);
 }
+
+int fake_guest_fd(struct fake_guest *g) {
+        return vchan_fd_for_select(g->vchan);
+}
+
+int fake_guest_dispatch(struct fake_guest *g) {
+        return vchan_wait(g->vchan);
+}
+
+ssize_t fake_guest_write_some(struct fake_guest *g, const void *buf, size_t n) {
+        return vchan_write(g->vchan, buf, n);
+}
+
+int fake_guest_try_recv(struct fake_guest *g, struct qrexec_hdr *hdr, uint8_t *payload, size_t max) {
+        if (vchan_data_ready(g->vchan) >= QREXEC_HEADER_SIZE)
+                return fake_guest_recv(g, 2000, hdr, payload, max);
+        return vchan_is_open(g->vchan) == VCHAN_DISCONNECTED ? -ECONNRESET : -EAGAIN;
+}

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "qrexec.h"
 
@@ -31,3 +32,13 @@ bool fake_guest_wait_closed(struct fake_guest *g, int timeout_ms);
 /* Encode and write a TRIGGER_SERVICE3/4 (source NULL: 3). */
 void fake_guest_trigger(struct fake_guest *g, const char *source, const char *target, const char *ident,
                         const char *service);
+
+/* Non-blocking use, for a test that drives several channels from one poll
+ * loop: poll fake_guest_fd() for POLLIN, then call fake_guest_dispatch(). */
+int fake_guest_fd(struct fake_guest *g);
+int fake_guest_dispatch(struct fake_guest *g);
+/* Write what the channel takes now: bytes written (0 when it is full), or < 0 once busd closed it. */
+ssize_t fake_guest_write_some(struct fake_guest *g, const void *buf, size_t n);
+/* The next message if its header is there (the rest as fake_guest_recv(), within 2 s);
+ * -EAGAIN when none has arrived, -ECONNRESET once the channel is closed and drained. */
+int fake_guest_try_recv(struct fake_guest *g, struct qrexec_hdr *hdr, uint8_t *payload, size_t max);

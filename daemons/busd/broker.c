@@ -34,6 +34,7 @@
 
 #define BROKER_WAITING_MAX      4096u
 #define BROKER_SETUP_TIMEOUT_USEC (120u * 1000000u)             /* as Qubes' vchan waits */
+#define BROKER_WAIT_TIMEOUT_USEC (20u * 1000000u)               /* below policyd's 30 s for CONNECT */
 
 struct broker_call {
         struct busd *busd;
@@ -42,6 +43,8 @@ struct broker_call {
         uint32_t port;                  /* 0 while waiting for one */
         uint32_t request_id;            /* policyd's, echoed in CONNECTED */
         bool just_exec;
+        bool launching;                 /* in broker_launch(): a release only marks it */
+        bool released;
         bool linked;
         bool source_done, target_done;
         char ident[BUS_IDENT_MAX + 1];
@@ -125,7 +128,12 @@ static void broker_release(struct broker_call *c) {
                 broker_unlink_names(c);
         else
                 b->n_waiting--;
-        broker_call_free(c);
+        /* Telling an agent may close its channel, and that releases its calls,
+         * this one too: broker_launch_or_fail() frees it when back. */
+        if (c->launching)
+                c->released = true;
+        else
+                broker_call_free(c);
         broker_start_waiting(b);
 }
 
@@ -162,6 +170,16 @@ static int broker_try_link(struct broker_call *c) {
         c->setup_timer = sd_event_source_disable_unref(c->setup_timer);
         log_debug("Data port %" PRIu32 " of %" PRIu32 " -> %" PRIu32 " linked", c->port, c->source_domid,
                   c->target_domid);
+        return 0;
+}
+
+static int on_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct broker_call *c = userdata;
+
+        log_notice("Call %" PRIu32 " -> %" PRIu32 ": no data port became free in time", c->source_domid,
+                   c->target_domid);
+        broker_reply(c, -ETIMEDOUT);
+        broker_release(c);
         return 0;
 }
 
@@ -225,8 +243,17 @@ static int broker_launch(struct broker_call *c, uint32_t port) {
 }
 
 static void broker_launch_or_fail(struct broker_call *c, uint32_t port) {
-        int r = broker_launch(c, port);
+        int r;
 
+        c->setup_timer = sd_event_source_disable_unref(c->setup_timer);        /* the wait's */
+        c->launching = true;
+        r = broker_launch(c, port);
+        c->launching = false;
+        if (c->released) {
+                broker_reply(c, r < 0 ? r : -EHOSTUNREACH);
+                broker_call_free(c);
+                return;
+        }
         if (r < 0) {
                 log_full_errno(LOG_NOTICE, r, "Cannot connect %" PRIu32 " -> %" PRIu32, c->source_domid,
                                c->target_domid);
@@ -310,6 +337,13 @@ int broker_connect(struct peer *from, uint32_t request_id, const struct bus_msg_
                 b->n_waiting++;
                 log_debug("All data ports of %" PRIu32 " <-> %" PRIu32 " are taken: call waits",
                           c->source_domid, c->target_domid);
+                /* Answered before policyd gives up on it (and refuses it to the
+                 * caller): a call is answered once. */
+                if (sd_event_add_time_relative(b->event, &c->setup_timer, CLOCK_MONOTONIC,
+                                               BROKER_WAIT_TIMEOUT_USEC, 0, on_wait_timeout, c) < 0) {
+                        broker_reply(c, -ENOMEM);
+                        broker_release(c);
+                }
                 return 0;
         }
         broker_launch_or_fail(c, port);

@@ -15,9 +15,11 @@
 #include "busd.h"
 #include "log.h"
 
+/* A channel that is closing is gone already: nothing may be sent on it,
+ * not even by what its closing sets off (the broker starting waiting calls). */
 struct guest *guest_find(struct busd *b, uint32_t domid) {
         for (struct guest *g = b->guests; g; g = g->next)
-                if (g->domid == domid)
+                if (g->domid == domid && !g->closed)
                         return g;
         return NULL;
 }
