@@ -30,7 +30,7 @@ export DISPLAY=:$XVFB_DISPLAY
 
 # qrexec-policyd stand-in: answers qubes.ClipboardPaste with the contents of $T/policy-answer
 cat >"$T/policy.py" <<'EOF'
-import os, socket, sys
+import os, socket, sys, time
 path, answer = sys.argv[1], sys.argv[2]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(path); s.listen(4)
 while True:
@@ -40,7 +40,11 @@ while True:
         if not d: break
         req += d
     with open(path + ".requests", "ab") as f: f.write(req)
-    c.sendall(open(answer, "rb").read()); c.close()
+    while os.path.exists(path + ".hold"):       # a slow decision (an ask prompt)
+        open(path + ".held", "w").close(); time.sleep(0.05)
+    try: c.sendall(open(answer, "rb").read())
+    except OSError: pass                        # guid gave up waiting
+    c.close()
 EOF
 echo -n "result=deny" >"$T/policy-answer"
 python3 "$T/policy.py" "$T/policy.sock" "$T/policy-answer" &
@@ -115,13 +119,20 @@ grep -q 'service_and_arg=qubes.ClipboardPaste' "$T/policy.sock.requests" || fail
 grep -q 'source=work' "$T/policy.sock.requests" || fail "policy request source"
 grep -q 'intended_target=personal' "$T/policy.sock.requests" || fail "policy request target"
 echo -n "result=allow" >"$T/policy-answer"
+touch "$T/policy.sock.hold"
 xdotool key ctrl+shift+v
+wait_for 10 test -e "$T/policy.sock.held" || fail "policy not asked for the second paste"
+# while the policy decides, guid keeps serving: a key still reaches personal
+xdotool key q
+wait_for 10 grep -q '^KEY press 24' "$T/personal.out" || fail "guid stalled while the policy decided"
+grep -q '^CLIPBOARD_DATA' "$T/personal.out" && fail "pasted before the policy answered"
+rm "$T/policy.sock.hold"
 wait_for 10 grep -q '^CLIPBOARD_DATA 14 text from work' "$T/personal.out" || fail "allowed paste"
 [ -s "$T/clip/clipboard.bin" ] && fail "global clipboard not cleared after paste"
 xdotool key ctrl+shift+v
 sleep 0.3
 [ "$(grep -c '^CLIPBOARD_DATA' "$T/personal.out")" = 1 ] || fail "pasted more than once"
-ok "clipboard: copy, denied paste, allowed paste once, cleared"
+ok "clipboard: copy, denied paste, allowed paste once (input flows while the policy decides), cleared"
 
 # oversize: a domain whose clipboard is above the limit (1000)
 start_domain big 9 orange normal 0x101010 @5000

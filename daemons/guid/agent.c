@@ -5,11 +5,13 @@
  * side channel on which the agent passes window memfds.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -96,6 +98,51 @@ int guid_agent_connect(struct guid *g) {
         log_info("GUI agent of %s connected, protocol %u.%u.", g->cfg.domain, g->version >> 16,
                  g->version & 0xffff);
         return 0;
+}
+
+/* The memfd of a GUI_DUMP_MEMFD dump: the agent sent it on the side
+ * channel before the dump message, so it is already queued. */
+int guid_agent_receive_memfd(struct guid *g, uint32_t window, uint64_t need) {
+        uint8_t untrusted_id[4];
+        union {
+                struct cmsghdr align;
+                uint8_t buf[CMSG_SPACE(sizeof(int) * 4)];
+        } control;
+        struct iovec iov = { .iov_base = untrusted_id, .iov_len = sizeof(untrusted_id) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                             .msg_controllen = sizeof(control) };
+        _cleanup_close_ int fd = -1;
+
+        ssize_t n = recvmsg(g->shm_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return log_error_errno(errno == EAGAIN ? EBADMSG : errno,
+                                       "%s announced a window buffer it did not pass: %m", g->cfg.domain);
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        int fds[4];
+                        memcpy(fds, CMSG_DATA(c), count * sizeof(int));
+                        for (size_t i = 0; i < count; i++) {
+                                if (fd < 0 && i == 0)
+                                        fd = fds[i];
+                                else
+                                        close(fds[i]);
+                        }
+                }
+        if (n != sizeof(untrusted_id) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || fd < 0 ||
+            le32_load(untrusted_id) != window)
+                return log_error_errno(EBADMSG, "%s passed a malformed window buffer; closing.", g->cfg.domain);
+
+        /* A sealed regular file at least as large as the image: it can
+         * neither shrink under the X server (SIGBUS) nor be a device. */
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        int seals = fcntl(fd, F_GET_SEALS);
+        if (!S_ISREG(st.st_mode) || seals < 0 || !(seals & F_SEAL_SHRINK) || (uint64_t) st.st_size < need)
+                return log_error_errno(EBADMSG, "%s passed an unusable window buffer (size %lld, seals 0x%x); "
+                                       "closing.", g->cfg.domain, (long long) st.st_size, seals);
+        return TAKE_FD(fd);
 }
 
 int guid_agent_send(struct guid *g, const struct gui_msg *m) {

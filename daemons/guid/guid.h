@@ -9,21 +9,8 @@
 #include <xcb/shm.h>
 
 #include "gui.h"
+#include "state.h"
 #include "vchan.h"
-
-struct guid_window {
-        uint32_t agent_id;              /* the domain's XID: only a lookup key */
-        xcb_window_t xid;               /* our window: content + GUI_BORDER_WIDTH frame */
-        int32_t x, y;                   /* content position on our screen (clamped) */
-        uint32_t width, height;         /* content size (clamped) */
-        bool mapped;
-        bool override_redirect;
-        uint32_t flags;                 /* GUI_FLAG_* currently set */
-        /* the pixels: a sealed memfd the agent passed, attached read-only */
-        xcb_shm_seg_t seg;
-        uint32_t buf_width, buf_height;
-        struct guid_window *next;
-};
 
 struct guid_config {
         const char *domain;
@@ -53,9 +40,8 @@ struct guid {
         xcb_atom_t atom_vmname, atom_label_color, atom_vmwindowid, atom_net_wm_name, atom_utf8_string,
                 atom_wm_delete, atom_wm_protocols;
         xcb_keycode_t key_c, key_v;
-        struct guid_window *windows;
-        struct guid_window *focused;
-        bool clipboard_requested;
+        struct guid_state state;        /* windows, focus, clipboard request: state.c */
+        struct guid_paste *paste;       /* the paste waiting for the policy's answer */
         int exit_code;
 };
 
@@ -64,19 +50,34 @@ int guid_agent_connect(struct guid *g);
 int guid_agent_process(struct guid *g);         /* <0: protocol violation or EOF */
 int guid_agent_send(struct guid *g, const struct gui_msg *m);
 
-/* window.c */
+/* The memfd announced by a GUI_DUMP_MEMFD dump of `window`, at least need bytes. */
+int guid_agent_receive_memfd(struct guid *g, uint32_t window, uint64_t need);
+
+/* x11.c: the admin display */
 int guid_x11_setup(struct guid *g);
-struct guid_window *guid_window_find(struct guid *g, uint32_t agent_id);
+
+/* window.c: the X side of the pure layer's actions */
 struct guid_window *guid_window_by_xid(struct guid *g, xcb_window_t xid);
 int guid_handle_agent_message(struct guid *g, const struct gui_msg *untrusted_msg);
-int guid_window_repaint(struct guid *g, struct guid_window *w, int32_t x, int32_t y,
-                        uint32_t width, uint32_t height);
+/* Repaint content (x, y, width, height) from the window's buffer, clipped. */
+void guid_window_repaint(struct guid *g, struct guid_window *w, int32_t x, int32_t y,
+                         uint32_t width, uint32_t height);
 void guid_windows_free(struct guid *g);
 
 /* input.c: X events of our windows → the agent */
 int guid_x11_process(struct guid *g);           /* <0: X connection lost */
 
-/* clipboard.c */
+/* clipboard.c: the global clipboard files */
 int guid_clipboard_copy_request(struct guid *g);
-int guid_clipboard_received(struct guid *g, const uint8_t *untrusted_data, size_t untrusted_len);
-int guid_clipboard_paste(struct guid *g, struct guid_window *w);
+int guid_clipboard_store(struct guid *g, const uint8_t *untrusted_data, size_t untrusted_len);
+int guid_clipboard_oversize(struct guid *g, size_t untrusted_len);
+int guid_clipboard_lock(struct guid *g);                /* an flock'd fd, held while it is open */
+int guid_clipboard_write(struct guid *g, const char *name, const void *data, size_t len);
+int guid_clipboard_clear(struct guid *g);
+/* Under the lock: the global clipboard's source and data; -ENOENT when empty. */
+int guid_clipboard_load(struct guid *g, char **ret_source, char **ret_data, size_t *ret_len);
+
+/* paste.c: Ctrl-Shift-V, after qubes.ClipboardPaste is allowed; the policy
+ * is asked without blocking the event loop */
+int guid_paste_start(struct guid *g, struct guid_window *w);
+void guid_paste_free(struct guid *g);

@@ -24,13 +24,13 @@ static int16_t content_y(int16_t y) {
 
 static int handle_key(struct guid *g, xcb_key_press_event_t *e, bool press) {
         struct guid_window *w = guid_window_by_xid(g, e->event);
-        if (!w || w != g->focused)
+        if (!w || w != g->state.focused)
                 return 0;
         if ((e->state & CLIPBOARD_MODIFIERS) == (XCB_MOD_MASK_SHIFT | XCB_MOD_MASK_CONTROL) &&
             (e->detail == g->key_c || e->detail == g->key_v)) {
                 if (!press)
                         return 0;
-                return e->detail == g->key_c ? guid_clipboard_copy_request(g) : guid_clipboard_paste(g, w);
+                return e->detail == g->key_c ? guid_clipboard_copy_request(g) : guid_paste_start(g, w);
         }
         struct gui_msg m = { .type = GUI_MSG_KEYPRESS, .window = w->agent_id };
         m.u.key.type = press ? XCB_KEY_PRESS : XCB_KEY_RELEASE;
@@ -86,9 +86,9 @@ static int handle_focus(struct guid *g, xcb_focus_in_event_t *e, bool in) {
         if (!w || e->mode == XCB_NOTIFY_MODE_GRAB || e->mode == XCB_NOTIFY_MODE_UNGRAB)
                 return 0;
         if (in)
-                g->focused = w;
-        else if (g->focused == w)
-                g->focused = NULL;
+                g->state.focused = w;
+        else if (g->state.focused == w)
+                g->state.focused = NULL;
         struct gui_msg m = { .type = GUI_MSG_FOCUS, .window = w->agent_id };
         m.u.focus.type = in ? XCB_FOCUS_IN : XCB_FOCUS_OUT;
         m.u.focus.mode = XCB_NOTIFY_MODE_NORMAL;
@@ -111,7 +111,8 @@ static int handle_expose(struct guid *g, xcb_expose_event_t *e) {
                 height = (uint32_t) -y < height ? height - (uint32_t) -y : 0;
                 y = 0;
         }
-        return guid_window_repaint(g, w, x, y, width, height);
+        guid_window_repaint(g, w, x, y, width, height);
+        return 0;
 }
 
 static int handle_client_message(struct guid *g, xcb_client_message_event_t *e) {

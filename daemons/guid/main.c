@@ -217,6 +217,13 @@ int main(int argc, char **argv) {
                 log_error("The X screen has depth %u; guid needs a 24-bit TrueColor screen.", g.screen->root_depth);
                 goto finish;
         }
+        g.state = (struct guid_state) {
+                .domain = g.cfg.domain,
+                .screen_width = g.screen->width_in_pixels,
+                .screen_height = g.screen->height_in_pixels,
+                .clipboard_limit = g.cfg.clipboard_limit,
+                .allow_utf8_titles = g.cfg.allow_utf8_titles,
+        };
         if (guid_agent_connect(&g) < 0)
                 goto finish;
 
@@ -244,6 +251,7 @@ int main(int argc, char **argv) {
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");
 finish:
+        guid_paste_free(&g);
         sd_event_source_unref(more_source);
         sd_event_source_unref(prepare_source);
         if (g.conn) {
