@@ -10,7 +10,7 @@
  *
  * The pollable fd is an epoll fd watching, depending on the phase:
  *   server waiting   the listening socket (a client to accept);
- *   client waiting   a retry timer (1 ms for the first 100 tries, then
+ *   client waiting   a retry timer (100 us for the first 100 ms, then
  *                    backing off): no inotify watch, because closing an
  *                    inotify fd waits for an SRCU grace period (~10 ms
  *                    measured here), which every connect would then pay;

@@ -31,13 +31,13 @@
 /* vchan_close() in blocking mode hands the write ring over first; it gives
  * up when the peer has taken nothing for this long. */
 #define CLOSE_FLUSH_STALL_MSEC 5000
-/* Looking for the peer: retries start at 1 ms for this many attempts (a
- * peer that is starting, a domain's agent, usually appears within tens of
- * milliseconds, so the connection is made within a millisecond of it), then
- * back off up to 200 ms. */
-#define RETRY_MIN_MSEC 1
-#define RETRY_MAX_MSEC 200
-#define RETRY_FAST_COUNT 100
+/* Looking for the peer: retries every 100 us for the first 100 ms (the
+ * peer of a qrexec call appears within a millisecond or two, and this wait
+ * is on every call's path; a failed connect() is one cheap system call),
+ * then back off up to 200 ms (a domain's agent that is still starting). */
+#define RETRY_MIN_USEC 100
+#define RETRY_MAX_USEC (200 * 1000)
+#define RETRY_FAST_COUNT 1000
 
 void vchan_stream_close_fd(int *fd) {
         if (*fd >= 0)
@@ -51,7 +51,7 @@ int vchan_stream_init(struct vchan_stream *st, const struct vchan_ops *ops,
         st->stream_ops = stream_ops;
         st->blocking = true;    /* libvchan's default */
         st->fd = st->retry_timer_fd = -1;
-        st->retry_msec = RETRY_MIN_MSEC;
+        st->retry_usec = RETRY_MIN_USEC;
         st->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         return st->epoll_fd < 0 ? -errno : 0;
 }
@@ -117,22 +117,22 @@ int vchan_stream_add_retry_timer(struct vchan_stream *st) {
         return vchan_stream_epoll_add(st, st->retry_timer_fd, EPOLLIN);
 }
 
-int vchan_stream_arm_retry_timer(struct vchan_stream *st, long msec) {
+int vchan_stream_arm_retry_timer(struct vchan_stream *st, long usec) {
         struct itimerspec its = {
-                .it_value.tv_sec = msec / 1000,
-                .it_value.tv_nsec = msec > 0 ? (msec % 1000) * 1000000L : 1,
+                .it_value.tv_sec = usec / 1000000,
+                .it_value.tv_nsec = usec > 0 ? (usec % 1000000) * 1000L : 1,
         };
 
         return timerfd_settime(st->retry_timer_fd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
 int vchan_stream_retry_later(struct vchan_stream *st) {
-        int r = vchan_stream_arm_retry_timer(st, st->retry_msec);
+        int r = vchan_stream_arm_retry_timer(st, st->retry_usec);
 
         if (r < 0)
                 return r;
         if (++st->fast_retries > RETRY_FAST_COUNT)
-                st->retry_msec = st->retry_msec * 2 > RETRY_MAX_MSEC ? RETRY_MAX_MSEC : st->retry_msec * 2;
+                st->retry_usec = st->retry_usec * 2 > RETRY_MAX_USEC ? RETRY_MAX_USEC : st->retry_usec * 2;
         return 0;
 }
 

@@ -55,7 +55,7 @@ struct vchan_stream {
         int fd;                 /* the transport, once there */
         uint32_t fd_events;     /* fd's registration in epoll_fd; 0 = none */
         int retry_timer_fd;
-        unsigned retry_msec;
+        unsigned retry_usec;
         unsigned fast_retries;  /* attempts made at the minimum interval */
         struct vchan_ring rx, tx;
 };
@@ -86,7 +86,7 @@ bool vchan_stream_drain(int fd);
 /* The retry timer: created and registered, armed (0: readable at once), the
  * next attempt scheduled with back-off. */
 int vchan_stream_add_retry_timer(struct vchan_stream *st);
-int vchan_stream_arm_retry_timer(struct vchan_stream *st, long msec);
+int vchan_stream_arm_retry_timer(struct vchan_stream *st, long usec);
 int vchan_stream_retry_later(struct vchan_stream *st);
 
 /* A non-blocking UNIX stream connect(): 0 with *ret_fd (still
