@@ -5,12 +5,14 @@
  * domain_seccomp_apply() and checks that each refused call fails with EPERM,
  * also with junk in the high bits of 32-bit arguments, and that ordinary work
  * (fork, threads, exec, files, FIFOs, AF_UNIX/AF_INET/netlink sockets, tty
- * ioctls) goes on.  Every refused call is made with arguments that would be
- * harmless should the filter let it through; mounts happen in a private
- * mount namespace made before the filter.
+ * ioctls) goes on, and that setgroups() is a no-op that reports success.
+ * Every refused call is made with arguments that would be harmless should
+ * the filter let it through; mounts happen in a private mount namespace made
+ * before the filter.
  */
 #include <check.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ifaddrs.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -379,6 +381,24 @@ START_TEST(test_ordinary_work) {
 }
 END_TEST
 
+/* setgroups() reports success and changes nothing, even for a caller (host
+ * root here) that the kernel would let change its groups. */
+START_TEST(test_setgroups_is_a_no_op) {
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                gid_t groups[4] = { 1234, 5678 };
+                CHILD_CHECK(setgroups(0, NULL) == 0 && getgroups(0, NULL) == 0);
+                CHILD_CHECK(domain_seccomp_apply() == 0);
+                CHILD_CHECK(setgroups(2, groups) == 0);
+                CHILD_CHECK(getgroups(4, groups) == 0);
+                _exit(0);
+        }
+        wait_child_ok(pid);
+}
+END_TEST
+
 /* The domain's init applies it after giving up every privilege: it must
  * load without any capability (libseccomp sets no_new_privs). */
 START_TEST(test_applies_without_privilege) {
@@ -406,6 +426,7 @@ static Suite *domain_seccomp_suite(void) {
         tcase_add_test(tc, test_i386_refused);
 #endif
         tcase_add_test(tc, test_ordinary_work);
+        tcase_add_test(tc, test_setgroups_is_a_no_op);
         tcase_add_test(tc, test_applies_without_privilege);
         suite_add_tcase(s, tc);
         return s;

@@ -5,8 +5,10 @@
 # personal green) run gui-agent, qubesd starts one guid each (not as root);
 # `qubes-ctl run` starts xev (a window that logs the keys it gets) in work
 # and xeyes in personal; both appear with their [name] titles and exact frame
-# colors; keys typed into work's window reach work only; stopping work removes its window and its guid while
-# personal's stays.
+# colors; keys typed into work's window reach work only; a program in work gets a pty with /dev/tty as its
+# controlling terminal, and an xterm in work (as the domain's root, which makes it chown its pty and call
+# initgroups) shows up framed in blue and carries typed lines through its pty; stopping work removes its
+# window and its guid while personal's stays.
 set -uo pipefail
 
 build=${ODYSSEY_BUILDDIR:?run through make check}
@@ -16,7 +18,7 @@ probe=$build/tests/gui-probe
 export ODYSSEY_BUILD=$build
 unset QUBES_ADMIN_ADDRESS DISPLAY
 
-for tool in Xvfb xev xeyes xdotool; do
+for tool in Xvfb xev xeyes xdotool xterm script; do
         command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
 
@@ -88,6 +90,28 @@ keys() { timeout 60 "$ctl" run --pass-io "$1" 'grep -c "(keysym 0x79, y)" /tmp/k
 wait_for 20 sh -c "[ \"\$(QUBES_ADMIN_ADDRESS='$QUBES_ADMIN_ADDRESS' timeout 60 '$ctl' run --pass-io work 'grep -c \"(keysym 0x79, y)\" /tmp/keys' 2>/dev/null)\" -ge 2 ]" \
         && ok "keys typed into work's window reach work" || fail "work's program did not get the typed keys"
 [ "$(keys personal)" = "" ] && ok "personal got none of them" || fail "personal got keys: $(keys personal)"
+
+# ptys: script(1) opens one and makes it the controlling terminal of its child, which opens /dev/tty
+pty=$(timeout 60 "$ctl" run --pass-io work 'script -qec "exec 3<>/dev/tty && tty" /dev/null' 2>&1 | tr -d '\r')
+[[ $pty =~ ^/dev/pts/[0-9]+$ ]] && ok "a program in work gets a pty as controlling terminal ($pty)" \
+        || fail "no controlling pty in work: $pty"
+
+# a real xterm: its window, its frame, and a line typed into it through its pty
+"$ctl" run work 'xterm -T odyssey-xterm -geometry 60x10+500+40 -e sh -c "tty >/tmp/xterm-tty; exec cat >/tmp/xterm-typed"' \
+        || fail "qubes-ctl run work xterm"
+xterm_window() { xdotool search --onlyvisible --name '^\[work\] odyssey-xterm$' | head -n 1 | grep .; }
+wait_for 30 xterm_window >/dev/null || die "work's xterm did not appear"
+X=$(xterm_window)
+"$probe" info "$X" | grep -qx 'class work:xterm|work:XTerm' && ok "the xterm's class is work:xterm" \
+        || fail "the xterm's class: $("$probe" info "$X" | grep ^class)"
+"$probe" frame "$X" 0x3465a4 && ok "work's xterm has an exactly blue frame" || fail "work's xterm frame is not exactly blue"
+xdotool windowfocus --sync "$X"
+xdotool type --delay 30 'hello-pty'
+xdotool key Return
+typed() { timeout 60 "$ctl" run --pass-io work 'cat /tmp/xterm-tty /tmp/xterm-typed' 2>/dev/null | tr '\n' ' '; }
+typed_through_pty() { [[ $(typed) =~ ^/dev/pts/[0-9]+\ hello-pty\ $ ]]; }
+wait_for 20 typed_through_pty && ok "a line typed into the xterm went through its pty" \
+        || fail "the xterm's pty and what its shell read: $(typed)"
 
 # stopping work removes its window and its guid; personal's stays
 "$ctl" shutdown work --wait --timeout 20 || fail "shutdown work"

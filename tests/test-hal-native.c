@@ -10,7 +10,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "native.h"
@@ -188,12 +190,41 @@ static int check_root(void *arg) {
         return 0;
 }
 
+/* Terminals: /dev/tty is there (terminal emulators open it to check their
+ * controlling terminal), and a pty from the domain's own devpts belongs to
+ * its tty group (5) with mode 0620, as programs that chown it expect. */
+static int check_ptys(void *arg) {
+        struct stat st;
+        char *slave;
+        int master;
+
+        if (stat("/dev/tty", &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(5, 0))
+                return 20;
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || !(slave = ptsname(master)))
+                return 21;
+        if (strncmp(slave, "/dev/pts/", 9) != 0 || stat(slave, &st) < 0 || !S_ISCHR(st.st_mode))
+                return 22;
+        if (st.st_gid != 5 || (st.st_mode & 07777) != 0620)
+                return 23;
+        int fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "x\n", 2) != 2)
+                return 24;
+        char c;
+        if (read(master, &c, 1) != 1 || c != 'x')
+                return 25;
+        close(fd);
+        close(master);
+        return 0;
+}
+
 START_TEST(test_domain_view) {
         struct hal_domain_config cfg;
 
         start_running("work", 7, &cfg);
         ck_assert_int_eq(env_in_domain(env_init_pid(&env, "work"), check_hostname, (void *) "work"), 0);
         ck_assert_int_eq(env_in_domain(env_init_pid(&env, "work"), check_root, NULL), 0);
+        ck_assert_int_eq(env_in_domain(env_init_pid(&env, "work"), check_ptys, NULL), 0);
 }
 END_TEST
 

@@ -163,6 +163,20 @@ static int refuse_device_nodes(scmp_filter_ctx ctx, uint32_t action) {
         return 0;
 }
 
+/* The domain's user namespace denies setgroups() (and no domain process has
+ * CAP_SETGID anyway), so supplementary groups stay what the monitor left:
+ * none.  Programs that run as the domain's root and call initgroups() before
+ * starting a child (xterm, su-like tools) treat its failure as fatal; a
+ * success that changes nothing lets them run.  The lie is harmless one way
+ * only, which is the way it goes here: a process believes it has at most
+ * the groups it asked for, and it has none. */
+static int pretend_setgroups(scmp_filter_ctx ctx) {
+        int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(0), SCMP_SYS(setgroups), 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the setgroups() rule");
+        return 0;
+}
+
 static int domain_seccomp_build(scmp_filter_ctx ctx) {
         const uint32_t refuse = SCMP_ACT_ERRNO(EPERM);
         int r;
@@ -195,7 +209,10 @@ static int domain_seccomp_build(scmp_filter_ctx ctx) {
         r = refuse_raw_sockets(ctx, refuse);
         if (r < 0)
                 return r;
-        return refuse_device_nodes(ctx, refuse);
+        r = refuse_device_nodes(ctx, refuse);
+        if (r < 0)
+                return r;
+        return pretend_setgroups(ctx);
 }
 
 int domain_seccomp_apply(void) {

@@ -18,6 +18,7 @@
  * and io_uring (its operations run in the kernel, past the argument checks).
  * Refused calls fail with EPERM, except clone3, which fails with ENOSYS so
  * that glibc falls back to clone(), whose flags the filter can see.
+ * setgroups() reports success and changes nothing (see domain-seccomp.c).
  */
 #pragma once
 

@@ -27,6 +27,10 @@
 
 #define MONITOR_TERM_TIMEOUT_SEC 10     /* when the monitor itself is told to stop */
 
+/* Readers see the old file, no file, or the whole new one.  The old one is
+ * unlinked rather than renamed over: replacing a file makes ext4 write the
+ * new one out first (auto_da_alloc), milliseconds on a domain's start when
+ * the runtime directory is on disk; no reader needs them at every instant. */
 static int write_small_file(const char *dir, const char *name, const char *content) {
         _cleanup_free_ char *path = path_join(dir, name), *tmp = NULL;
         _cleanup_close_ int fd = -1;
@@ -36,6 +40,11 @@ static int write_small_file(const char *dir, const char *name, const char *conte
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;
+        if (unlink(path) < 0 && errno != ENOENT) {
+                int r = -errno;
+                (void) unlink(tmp);
+                return r;
+        }
         if (write_full(fd, content, strlen(content)) < 0 || rename(tmp, path) < 0) {
                 int r = -errno;
                 (void) unlink(tmp);
@@ -218,11 +227,13 @@ static int start_domain(struct monitor *m) {
                 (void) kill(m->init_pid, SIGKILL);
                 return log_error_errno(r, "Cannot watch the domain's init");
         }
-        monitor_set_state(m, MONITOR_RUNNING);
-        log_info("Domain %s started, init %d.", m->config.name, (int) m->init_pid);
+        /* qubesd first: the state file is for people and can wait. */
+        m->state = MONITOR_RUNNING;
         monitor_describe(m, line, sizeof(line));
         snprintf(event, sizeof(event), "EVENT STARTED %s", line);
         monitor_broadcast(m, event);
+        monitor_set_state(m, MONITOR_RUNNING);
+        log_info("Domain %s started, init %d.", m->config.name, (int) m->init_pid);
         return 0;
 }
 

@@ -246,17 +246,51 @@ int native_cgroup_create(struct native_cgroup *cg, const char *name, uint32_t me
         return set_limits_v1(cg, memory_mb, vcpus);
 }
 
+int native_cgroup_open_tasks(const struct native_cgroup *cg, int tasks_fds[static _NATIVE_CG_MAX]) {
+        for (enum native_controller c = 0; c < _NATIVE_CG_MAX; c++)
+                tasks_fds[c] = -1;
+        for (enum native_controller c = 0; c < _NATIVE_CG_MAX; c++) {
+                if (!cg->v1[c])
+                        continue;
+                _cleanup_free_ char *path = path_join(cg->v1[c], "tasks");
+                if (!path) {
+                        native_cgroup_close_tasks(tasks_fds);
+                        return -ENOMEM;
+                }
+                tasks_fds[c] = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (tasks_fds[c] < 0) {
+                        int r = -errno;
+                        native_cgroup_close_tasks(tasks_fds);
+                        return log_error_errno(r, "Cannot open %s", path);
+                }
+        }
+        return 0;
+}
+
+void native_cgroup_close_tasks(int tasks_fds[static _NATIVE_CG_MAX]) {
+        for (enum native_controller c = 0; c < _NATIVE_CG_MAX; c++)
+                if (tasks_fds[c] >= 0) {
+                        close(tasks_fds[c]);
+                        tasks_fds[c] = -1;
+                }
+}
+
+/* No logging: runs in the child, which reports failures through its pipe. */
+int native_cgroup_enter_self(int tasks_fds[static _NATIVE_CG_MAX]) {
+        int r = 0;
+
+        for (enum native_controller c = 0; c < _NATIVE_CG_MAX && r == 0; c++)
+                if (tasks_fds[c] >= 0 && write(tasks_fds[c], "0", 1) != 1)
+                        r = -errno;
+        native_cgroup_close_tasks(tasks_fds);
+        return r;
+}
+
 int native_cgroup_attach(const struct native_cgroup *cg, pid_t pid) {
         char value[32];
         int r;
 
         snprintf(value, sizeof(value), "%d", (int) pid);
-        for (enum native_controller c = 0; c < _NATIVE_CG_MAX; c++)
-                if (cg->v1[c]) {
-                        r = write_file(cg->v1[c], "cgroup.procs", value);
-                        if (r < 0)
-                                return log_error_errno(r, "Cannot move %d into %s", (int) pid, cg->v1[c]);
-                }
         if (cg->v2) {
                 r = write_file(cg->v2, "cgroup.procs", value);
                 if (r < 0)

@@ -32,6 +32,20 @@ struct native_cgroup {
 
 /* Create the groups and set the limits (memory_mb 0: none; vcpus 0: none). */
 int native_cgroup_create(struct native_cgroup *cg, const char *name, uint32_t memory_mb, uint32_t vcpus);
+/* Moving the domain's first process in, in two halves.  On v1 it moves
+ * itself: writing "0" to a v1 `tasks` file moves only the writing thread,
+ * which the kernel does without taking the global threadgroup lock for
+ * writing, and so without waiting for an RCU grace period (10-25 ms, most
+ * of a domain's start).  The monitor opens those files (the open-time
+ * credentials are the ones checked) and the child writes to them.
+ * native_cgroup_open_tasks: the fds in tasks_fds (-1 where no v1 group),
+ * to close with native_cgroup_close_tasks.  native_cgroup_enter_self: in
+ * the (single-threaded) child.  native_cgroup_attach: moves pid into the
+ * unified hierarchy, if that is where the domain's group is (v2 has no
+ * lock-free way for an existing process). */
+int native_cgroup_open_tasks(const struct native_cgroup *cg, int tasks_fds[static _NATIVE_CG_MAX]);
+void native_cgroup_close_tasks(int tasks_fds[static _NATIVE_CG_MAX]);
+int native_cgroup_enter_self(int tasks_fds[static _NATIVE_CG_MAX]);
 int native_cgroup_attach(const struct native_cgroup *cg, pid_t pid);
 bool native_cgroup_can_freeze(const struct native_cgroup *cg);
 /* Freeze or thaw, waiting (briefly) until the kernel reports it done. */

@@ -177,6 +177,10 @@ int native_config_write(const char *path, const struct native_config *c) {
         }
         if (fclose(f) != 0)
                 r = -errno;
+        /* Unlinked, not renamed over: see write_small_file() in monitor.c.
+         * The config is only read by the monitor this start creates. */
+        if (r == 0 && unlink(path) < 0 && errno != ENOENT)
+                r = -errno;
         if (r == 0 && rename(tmp, path) < 0)
                 r = -errno;
         if (r < 0)

@@ -161,9 +161,12 @@ static int mount_fs(const char *type, const char *dst, unsigned long flags, cons
         return 0;
 }
 
-/* A minimal /dev: a few host device nodes bound in, a private devpts, shm. */
+/* A minimal /dev: a few host device nodes bound in, a private devpts, shm.
+ * tty is the caller's own controlling terminal whatever namespace opens it
+ * (terminal emulators such as xterm open it after setsid() to check they got
+ * their pty as controlling terminal, and fail without it). */
 static int make_dev(char *what, size_t what_size) {
-        static const char *const nodes[] = { "null", "zero", "full", "random", "urandom" };
+        static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
         static const char *const links[][2] = {
                 { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
                 { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },
@@ -190,8 +193,11 @@ static int make_dev(char *what, size_t what_size) {
         r = make_dirs(dirs, ELEMENTSOF(dirs), what, what_size);
         if (r < 0)
                 return r;
-        return mount_fs("devpts", "dev/pts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620", what,
-                        what_size);
+        /* New ptys get the domain's tty group (5, as in Debian's base-passwd):
+         * programs that chown their pty to it (xterm run as the domain's root,
+         * which has no CAP_CHOWN) then ask for a change that is no change. */
+        return mount_fs("devpts", "dev/pts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5",
+                        what, what_size);
 }
 
 int native_root_assemble(const struct native_config *c, const struct native_root_fds *fds, char *what,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Creating a native domain's init: namespaces, maps, privileges, exec (see native-root.h). */
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <sched.h>
@@ -105,8 +106,8 @@ static int setup_stdio(int console_fd, char *what, size_t what_size) {
 }
 
 /* The child, from clone to exec.  Returns only on failure. */
-static int init_child(const struct native_config *c, int sync_fd, int console_fd, int *error_fd, char *what,
-                      size_t what_size) {
+static int init_child(const struct native_config *c, int sync_fd, int tasks_fds[static _NATIVE_CG_MAX],
+                      int console_fd, int *error_fd, char *what, size_t what_size) {
         struct native_root_fds fds_storage, *fds = &fds_storage;
         char domid[16];
         char *env_domid = NULL, *env_name = NULL, *env_agents = NULL;
@@ -125,6 +126,13 @@ static int init_child(const struct native_config *c, int sync_fd, int console_fd
         for (int sig = 1; sig < _NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP)
                         (void) signal(sig, SIG_DFL);
+
+        /* Into the domain's v1 cgroups, by ourselves (see native-cgroup.h). */
+        r = native_cgroup_enter_self(tasks_fds);
+        if (r < 0) {
+                snprintf(what, what_size, "entering the domain's cgroups");
+                return r;
+        }
 
         /* Still host root's kernel uid (until setresuid below), so host paths
          * resolve as for the monitor; and already in the new mount namespace,
@@ -153,10 +161,9 @@ static int init_child(const struct native_config *c, int sync_fd, int console_fd
         r = setup_stdio(console_fd, what, what_size);
         if (r < 0)
                 return r;
-        /* Meanwhile the monitor moved us into the domain's cgroups (the first
-         * move of a process waits for an RCU grace period, ~10 ms here: the
-         * root was built during it).  Now they become the root of the
-         * domain's cgroup namespace. */
+        /* Meanwhile the monitor moved us into the domain's group of the
+         * unified hierarchy, if that is the one in use.  Now our groups become
+         * the root of the domain's cgroup namespace. */
         if (read(sync_fd, &go, 1) != 1) {
                 snprintf(what, what_size, "waiting for the domain's cgroups");
                 return -EPIPE;
@@ -215,7 +222,7 @@ int native_init_spawn(const struct native_config *c, const struct native_cgroup 
                       pid_t *ret_pid) {
         _cleanup_close_ int sync_read = -1, sync_write = -1, error_read = -1, error_write = -1;
         struct spawn_error report = {};
-        int pipe_sync[2], pipe_error[2];
+        int pipe_sync[2], pipe_error[2], tasks_fds[_NATIVE_CG_MAX];
         ssize_t n;
         pid_t pid;
         int r;
@@ -233,9 +240,20 @@ int native_init_spawn(const struct native_config *c, const struct native_cgroup 
         error_read = pipe_error[0];
         error_write = pipe_error[1];
 
+        /* The domain keeps the supplementary groups it is created with (its
+         * user namespace denies setgroups, and its filter makes setgroups a
+         * no-op): let that be none, whoever started us. */
+        if (setgroups(0, NULL) < 0)
+                return log_error_errno(errno, "Cannot drop supplementary groups");
+        r = native_cgroup_open_tasks(cg, tasks_fds);
+        if (r < 0)
+                return r;
+
         /* Like fork(), with the new namespaces; the cgroup namespace comes
          * later, once the child is in the domain's groups. */
         pid = (pid_t) syscall(SYS_clone, (unsigned long) INIT_NAMESPACES | SIGCHLD, NULL, NULL, NULL, NULL);
+        if (pid != 0)
+                native_cgroup_close_tasks(tasks_fds);
         if (pid < 0) {
                 r = -errno;
                 return log_error_errno(r, "Cannot create the namespaces of domain %s", c->name);
@@ -244,7 +262,8 @@ int native_init_spawn(const struct native_config *c, const struct native_cgroup 
                 close(sync_write);
                 close(error_read);
                 int report_fd = error_write;
-                report.error = -init_child(c, sync_read, console_fd, &report_fd, report.what, sizeof(report.what));
+                report.error = -init_child(c, sync_read, tasks_fds, console_fd, &report_fd, report.what,
+                                           sizeof(report.what));
                 (void) !write(report_fd, &report, sizeof(report));
                 _exit(127);
         }
@@ -252,7 +271,7 @@ int native_init_spawn(const struct native_config *c, const struct native_cgroup 
         close(TAKE_FD(error_write));
 
         /* Two go-aheads: after the id maps (the child then builds the root),
-         * and after the cgroups (it then enters its cgroup namespace). */
+         * and after the v2 cgroup (it then enters its cgroup namespace). */
         r = write_id_maps(pid, c->domid);
         if (r >= 0 && write(sync_write, "1", 1) != 1)
                 r = log_error_errno(errno, "Cannot wake the domain's first process");

@@ -4,17 +4,18 @@
  * seccomp sandbox, that starts domain monitors on request.  qubesd may not
  * create namespaces or exec anything once sandboxed; the spawner only ever
  * does one thing: "SPAWN DIR" with a connected socket attached becomes
- * `odyssey-domain --qubesd-fd 3 DIR`, started through a double fork so that
- * the monitor is nobody's child here and outlives qubesd.  It exits when
- * qubesd closes its end (or dies).
+ * `odyssey-domain --qubesd-fd 3 DIR` in a session of its own.  The monitor
+ * outlives qubesd: the spawner exits when qubesd closes its end (or dies)
+ * and its children, the monitors, go on under their new parent; until then
+ * the kernel reaps them for it (SIGCHLD ignored).
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 
 #include "hal-native-internal.h"
 #include "log.h"
@@ -22,29 +23,51 @@
 #define SPAWNER_FD 3
 #define SPAWN_MSG_MAX 4096
 
+/* posix_spawn: a vfork-style child, so the spawner's address space (a copy
+ * of qubesd's) is not duplicated for each domain start only to be replaced
+ * by the exec at once. */
 static void start_monitor(const char *monitor_program, const char *dir, int qubesd_fd) {
-        pid_t pid = fork();
+        const char *argv[] = { "odyssey-domain", "--qubesd-fd", "3", dir, NULL };
+        posix_spawn_file_actions_t actions;
+        posix_spawnattr_t attr;
+        sigset_t all, none;
+        pid_t pid;
+        int r;
 
-        if (pid < 0) {
-                log_error_errno(errno, "Cannot fork a monitor for %s", dir);
+        sigfillset(&all);
+        sigemptyset(&none);
+        r = posix_spawn_file_actions_init(&actions);
+        if (r != 0) {
+                log_error_errno(r, "Cannot start a monitor for %s", dir);
                 return;
         }
-        if (pid == 0) {
-                /* The intermediate: a new session, then the monitor, then leave. */
-                (void) setsid();
-                pid = fork();
-                if (pid != 0)
-                        _exit(pid < 0 ? 1 : 0);
-                int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(qubesd_fd, SPAWNER_FD) < 0 ||
-                    syscall(SYS_close_range, (unsigned) SPAWNER_FD + 1, ~0U, 0U) < 0)
-                        _exit(127);
-                const char *argv[] = { "odyssey-domain", "--qubesd-fd", "3", dir, NULL };
-                execv(monitor_program, (char *const *) argv);
-                log_error_errno(errno, "Cannot execute %s", monitor_program);
-                _exit(127);
+        r = posix_spawnattr_init(&attr);
+        if (r != 0) {
+                posix_spawn_file_actions_destroy(&actions);
+                log_error_errno(r, "Cannot start a monitor for %s", dir);
+                return;
         }
-        (void) waitpid(pid, NULL, 0);
+        /* qubesd_fd came in close-on-exec and above SPAWNER_FD; the copy at
+         * SPAWNER_FD is not close-on-exec, and nothing else stays open. */
+        r = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        if (r == 0)
+                r = posix_spawn_file_actions_adddup2(&actions, qubesd_fd, SPAWNER_FD);
+        if (r == 0)
+                r = posix_spawn_file_actions_addclosefrom_np(&actions, SPAWNER_FD + 1);
+        /* Default dispositions (SIGCHLD is ignored here), nothing blocked. */
+        if (r == 0)
+                r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
+                                                    POSIX_SPAWN_SETSIGMASK);
+        if (r == 0)
+                r = posix_spawnattr_setsigdefault(&attr, &all);
+        if (r == 0)
+                r = posix_spawnattr_setsigmask(&attr, &none);
+        if (r == 0)
+                r = posix_spawn(&pid, monitor_program, &actions, &attr, (char *const *) argv, environ);
+        if (r != 0)
+                log_error_errno(r, "Cannot execute %s for %s", monitor_program, dir);
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&actions);
 }
 
 static _Noreturn void spawner_main(const char *monitor_program) {
@@ -61,6 +84,8 @@ static _Noreturn void spawner_main(const char *monitor_program) {
                 if (sig != SIGKILL && sig != SIGSTOP)
                         (void) signal(sig, SIG_DFL);
         log_setup("odyssey-spawner");
+        /* Monitors end before us, or after us under another parent: never wait. */
+        (void) signal(SIGCHLD, SIG_IGN);
 
         for (;;) {
                 struct iovec iov = { .iov_base = buf, .iov_len = SPAWN_MSG_MAX };
