@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The event loop, signals, watchdog and readiness every daemon shares (see daemon.h). */
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-id128.h>
 
 #include "daemon.h"
 #include "log.h"
+
+/* /proc/loadavg, opened before the sandbox: daemon_event_loop() reads how
+ * many tasks are runnable from it.  -1: unknown, poll as if CPUs were free. */
+static int loadavg_fd = -1;
 
 static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
         sd_event *event = sd_event_source_get_event(source);
@@ -34,9 +40,13 @@ int daemon_event_new(sd_event **ret) {
         if (sigprocmask(SIG_BLOCK, &exit_signals, NULL) < 0)
                 return log_error_errno(errno, "Failed to block SIGTERM/SIGINT");
 
-        r = sd_event_default(&event);
+        /* Not sd_event_default(): that one asks the kernel for the thread id on every iteration. */
+        r = sd_event_new(&event);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate the event loop");
+
+        if (loadavg_fd < 0)
+                loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
 
         /* sd-event spreads timer wake-ups by the boot id, read on first use;
          * read it now, while files may still be opened (it is cached). */
@@ -104,12 +114,36 @@ static bool loop_finished(sd_event *e) {
         return sd_event_get_state(e) == SD_EVENT_FINISHED;
 }
 
+/* Tasks other than the caller running or waiting for a CPU right now
+ * ("0.52 0.41 0.30 3/250 12345": the 3); -1 when unknown. */
+static long others_runnable(void) {
+        char buf[128];
+        long running;
+        ssize_t n;
+
+        if (loadavg_fd < 0)
+                return -1;
+        n = pread(loadavg_fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+                return -1;
+        buf[n] = 0;
+        if (sscanf(buf, "%*s %*s %*s %ld/", &running) != 1 || running < 1)
+                return -1;
+        return running - 1;
+}
+
+/* How often a polling loop looks at the run queue again. */
+#define SPIN_LOAD_CHECK_USEC 1000
+
 int daemon_event_loop(sd_event *e, uint64_t spin_usec) {
+        uint64_t checked_at = 0;
+        bool cpu_free = true;
         int r, code = 0;
 
         /* With one CPU nothing else can make work for us while we poll. */
         cpu_set_t cpus;
-        if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2)
+        int ncpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+        if (ncpus < 2)
                 spin_usec = 0;
         if (spin_usec == 0)
                 return sd_event_loop(e);
@@ -119,14 +153,24 @@ int daemon_event_loop(sd_event *e, uint64_t spin_usec) {
                 if (r < 0)
                         return r;
 
-                /* Poll while work keeps arriving within the window. */
-                uint64_t idle_from = now_usec();
-                while (!loop_finished(e) && now_usec() - idle_from < spin_usec) {
+                /* Poll while work keeps arriving within the window, and only
+                 * while a CPU is left for the others: when the machine is
+                 * busy, polling takes the CPU our peers need to answer, and
+                 * loses the priority the scheduler gives a task that slept. */
+                uint64_t now = now_usec(), idle_from = now;
+                for (;;) {
+                        if (now - checked_at >= SPIN_LOAD_CHECK_USEC) {
+                                checked_at = now;
+                                cpu_free = others_runnable() < ncpus;
+                        }
+                        if (!cpu_free || loop_finished(e) || now - idle_from >= spin_usec)
+                                break;
                         r = sd_event_run(e, 0);
                         if (r < 0)
                                 return r;
+                        now = now_usec();
                         if (r > 0)
-                                idle_from = now_usec();
+                                idle_from = now;
                 }
         }
         r = sd_event_get_exit_code(e, &code);

@@ -41,8 +41,12 @@ char *daemon_state_path(const char *opt, const char *name);
  * message's whole work, and a request/response exchange through a daemon
  * pays it on every hop.  The cost is at most spin_usec of CPU after each
  * burst of work (0.5 % of a CPU at 100 isolated messages a second with the
- * default); an idle daemon sleeps.  spin_usec 0, or a single CPU to run on
- * (polling cannot help there), is plain sd_event_loop().
+ * default); an idle daemon sleeps.  It polls only while fewer other tasks
+ * are runnable than it has CPUs (/proc/loadavg, looked at every millisecond
+ * while polling): on a busy machine polling would take the CPU its peers
+ * need and the wake-up priority of a task that slept, and the wake-up it
+ * saves is cheap there.  spin_usec 0, or a single CPU to run on (polling
+ * cannot help there), is plain sd_event_loop().
  * Returns the loop's exit code or -errno.
  */
 int daemon_event_loop(sd_event *e, uint64_t spin_usec);
