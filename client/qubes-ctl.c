@@ -15,9 +15,6 @@
 #include "api.h"
 #include "qubes-ctl.h"
 
-const char *arg_address;
-uint64_t arg_reply_timeout_usec;
-
 static const struct ctl_command *const commands[] = {
         &ctl_command_ls, &ctl_command_create, &ctl_command_clone, &ctl_command_remove,
         &ctl_command_start, &ctl_command_shutdown, &ctl_command_kill, &ctl_command_pause,
@@ -25,33 +22,6 @@ static const struct ctl_command *const commands[] = {
         &ctl_command_labels, &ctl_command_global_prefs, &ctl_command_events, &ctl_command_template,
         &ctl_command_run, &ctl_command_copy, &ctl_command_policy, &ctl_command_ask_agent,
 };
-
-static void print_error(int err, const char *fmt, va_list ap) {
-        fflush(stdout);         /* keep what was printed before the message in order */
-        fputs("qubes-ctl: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        if (err != 0)
-                fprintf(stderr, ": %s", strerror(err));
-        fputc('\n', stderr);
-}
-
-void ctl_error(const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        print_error(0, fmt, ap);
-        va_end(ap);
-}
-
-int ctl_error_errno(int err, const char *fmt, ...) {
-        va_list ap;
-
-        err = err < 0 ? -err : err;
-        va_start(ap, fmt);
-        print_error(err, fmt, ap);
-        va_end(ap);
-        return -err;
-}
 
 int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...) {
         va_list ap;

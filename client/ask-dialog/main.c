@@ -22,30 +22,6 @@
 #define ASK_AGENT_PATH "/org/qubes/AskAgent1"
 #define ASK_AGENT_INTERFACE "org.qubes.AskAgent1"
 
-/* What client/api.c takes from qubes-ctl's command line and error printing. */
-const char *arg_address;
-uint64_t arg_reply_timeout_usec;
-
-void ctl_error(const char *fmt, ...) {
-        char msg[512];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        log_error("%s", msg);
-}
-
-int ctl_error_errno(int err, const char *fmt, ...) {
-        char msg[512];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        return log_error_errno(err, "%s", msg);
-}
-
 static void help(void) {
         printf("Usage: odyssey-ask-dialog [OPTIONS]\n\n"
                "Answer the qrexec policy's 'ask' questions with a dialog on the admin X display:\n"

@@ -31,21 +31,12 @@ char *admin_agent_vchan_dir(const struct qubesd *q) {
 /* "uid ROLE N" in the stack's roles file, else the system user, else the
  * fixed rule of systemd/sysusers.d (uid base + n). */
 uid_t qubesd_role_uid(const char *runtime_dir, const char *role, const char *user, uid_t fallback) {
-        _cleanup_free_ char *path = path_join(runtime_dir, "roles");
-        FILE *f = path ? fopen(path, "re") : NULL;
-        char name[64];
-        unsigned uid;
+        struct passwd *pw;
+        uid_t uid;
 
-        if (f) {
-                bool found = false;
-
-                while (!found && fscanf(f, "uid %63s %u\n", name, &uid) == 2)
-                        found = strcmp(name, role) == 0;
-                fclose(f);
-                if (found)
-                        return (uid_t) uid;
-        }
-        struct passwd *pw = getpwnam(user);
+        if (native_role_uid_from_roles(runtime_dir, role, &uid) == 0)
+                return uid;
+        pw = getpwnam(user);
         return pw ? pw->pw_uid : fallback;
 }
 

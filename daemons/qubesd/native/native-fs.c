@@ -60,25 +60,14 @@ int native_remove_tree(const char *path) {
         return r;
 }
 
-/* A directory that exists, is not a symlink, and has this owner and mode. */
-static int ensure_dir(const char *path, uid_t uid, gid_t gid, mode_t mode, bool only_if_root_owned) {
-        _cleanup_close_ int fd = -1;
+/* A fresh directory (qubesd made it as root) becomes the domain's; one the
+ * domain already owns is left alone. */
+static int give_to_domain(const char *path, uid_t uid) {
         struct stat st;
 
-        if (mkdir(path, mode) < 0 && errno != EEXIST)
-                return -errno;
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (only_if_root_owned && st.st_uid != 0)
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid != 0)
                 return 0;
-        if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
-                return -errno;
-        if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
-                return -errno;
-        return 0;
+        return mkdir_owned(path, uid, uid, 0755);
 }
 
 int native_prepare_private(const struct native_config *c) {
@@ -91,11 +80,9 @@ int native_prepare_private(const struct native_config *c) {
         r = mkdir_p(c->private_dir, 0700);
         if (r < 0)
                 return log_error_errno(r, "Cannot create the private volume %s", c->private_dir);
-        /* A fresh volume (qubesd made it as root) becomes the domain's; one the
-         * domain already owns is left alone. */
-        r = ensure_dir(c->private_dir, uid, uid, 0755, true);
+        r = give_to_domain(c->private_dir, uid);
         if (r >= 0)
-                r = ensure_dir(home, uid, uid, 0755, true);
+                r = give_to_domain(home, uid);
         if (r < 0)
                 return log_error_errno(r, "Cannot give the private volume %s to the domain", c->private_dir);
         return 0;
@@ -117,7 +104,7 @@ int native_prepare_vchan_dir(const struct native_config *c) {
         }
         /* busd owns it (it connects to the agent's sockets in it), the domain's
          * root group may create sockets in it; nobody else may even look. */
-        r = ensure_dir(c->vchan_dir, c->busd_uid, native_domain_uid(c->domid), 0770, false);
+        r = mkdir_owned(c->vchan_dir, c->busd_uid, native_domain_uid(c->domid), 0770);
         if (r < 0)
                 return log_error_errno(r, "Cannot prepare the vchan dir %s", c->vchan_dir);
         r = native_remove_contents(c->vchan_dir);

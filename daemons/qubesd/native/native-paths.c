@@ -66,9 +66,9 @@ char *native_agents_dir(void) {
         return native_program_path("agents/bin", "agents");
 }
 
-static int busd_uid_from_roles(const char *runtime_dir, uid_t *ret) {
+int native_role_uid_from_roles(const char *runtime_dir, const char *role, uid_t *ret) {
         _cleanup_free_ char *path = path_join(runtime_dir, "roles");
-        char role[64];
+        char name[64];
         unsigned uid;
         int found = -ENOENT;
         FILE *f;
@@ -78,8 +78,8 @@ static int busd_uid_from_roles(const char *runtime_dir, uid_t *ret) {
         f = fopen(path, "re");
         if (!f)
                 return -errno;
-        while (fscanf(f, "uid %63s %u\n", role, &uid) == 2)
-                if (strcmp(role, "busd") == 0) {
+        while (found < 0 && fscanf(f, "uid %63s %u\n", name, &uid) == 2)
+                if (strcmp(name, role) == 0) {
                         *ret = (uid_t) uid;
                         found = 0;
                 }
@@ -94,7 +94,7 @@ int native_busd_uid(const char *runtime_dir, uid_t *ret) {
 
         if (!bus_sock)
                 return -ENOMEM;
-        if (busd_uid_from_roles(runtime_dir, ret) == 0)
+        if (native_role_uid_from_roles(runtime_dir, "busd", ret) == 0)
                 return 0;
         /* busd creates its socket itself, so the socket's owner is busd. */
         if (lstat(bus_sock, &st) == 0 && S_ISSOCK(st.st_mode)) {

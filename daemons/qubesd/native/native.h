@@ -75,6 +75,9 @@ char *native_program_path(const char *build_path, const char *installed_name);
 char *native_monitor_program(void);
 char *native_agents_dir(void);
 
+/* "uid ROLE N" in RUNTIME/roles (a dev stack's table of role uids): 0 with
+ * *ret, -ENOENT when the file or the role is not there. */
+int native_role_uid_from_roles(const char *runtime_dir, const char *role, uid_t *ret);
 /* busd's uid: "uid busd N" in RUNTIME/roles (a dev stack), else the owner of
  * RUNTIME/bus.sock, else the user odyssey-busd.  -ENOENT if none is known. */
 int native_busd_uid(const char *runtime_dir, uid_t *ret);
