@@ -1,5 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Sourced by the GUI test scripts: polling, free X display numbers, an Xvfb.
+# Sourced by the GUI test scripts: the tools they need, polling, free X display numbers, an Xvfb.
+
+# need_tools TOOL...: skip the test (77) when one is not installed.
+need_tools() {
+        local tool
+        for tool in "$@"; do
+                command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+        done
+}
 
 # wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds; 1 if it never did.
 wait_for() {

@@ -17,9 +17,8 @@ close=$build/tests/ask-dialog-close
 export ODYSSEY_BUILD=$build
 unset QUBES_ADMIN_ADDRESS DISPLAY
 
-for tool in Xvfb xdotool xprop xwd python3; do
-        command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
+. "$(dirname "$0")/gui-test-lib.sh"
+need_tools Xvfb xdotool xprop xwd python3
 
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
@@ -45,7 +44,6 @@ die() {
         for f in "$root"/log/*.log "$tmp"/dialog*.log; do [ -f "$f" ] && { echo "== $f"; tail -30 "$f"; }; done
         exit 1
 }
-. "$(dirname "$0")/gui-test-lib.sh"
 
 start_xvfb 231 "$tmp/xvfb.log" || die "Xvfb did not start"
 xvfb_pid=$XVFB_PID

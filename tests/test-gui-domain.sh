@@ -18,9 +18,8 @@ probe=$build/tests/gui-probe
 export ODYSSEY_BUILD=$build
 unset QUBES_ADMIN_ADDRESS DISPLAY
 
-for tool in Xvfb xev xeyes xdotool xterm script; do
-        command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
+. "$(dirname "$0")/gui-test-lib.sh"
+need_tools Xvfb xev xeyes xdotool xterm script
 
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
@@ -40,7 +39,6 @@ cleanup() {
 }
 trap cleanup EXIT
 die() { echo "FATAL: $*"; for f in "$root"/log/*.log; do echo "== $f"; tail -30 "$f"; done; exit 1; }
-. "$(dirname "$0")/gui-test-lib.sh"
 
 start_xvfb 201 "$tmp/xvfb.log" || die "the admin Xvfb did not start"
 xvfb_pid=$XVFB_PID
