@@ -85,6 +85,14 @@ static const struct bus_msg_domain_info *find_info(const struct info_log *log, c
         return NULL;
 }
 
+static size_t distinct_names(const struct info_log *log) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < log->n; i++)
+                n += find_info(log, log->infos[i].name) == &log->infos[i];
+        return n;
+}
+
 START_TEST(test_system_info) {
         sd_bus *bus = admin_stack_client();
         struct bus_message *m = msg_new();
@@ -103,7 +111,9 @@ START_TEST(test_system_info) {
         ck_assert_int_eq(bus_client_call(pd, BUS_MSG_SYSTEM_INFO_SUBSCRIBE, 0, &sub, 10 * SEC, m), 0);
         ck_assert_int_eq(m->hdr.type, BUS_MSG_SYSTEM_INFO_DONE);
         ck_assert_uint_eq(m->u.system_info_done.domains, 3);
-        ck_assert_uint_eq(log.n, 3);
+        /* One description of each domain; a push of a change that was still on
+         * its way (the tag) may describe one of them twice, never another. */
+        ck_assert_uint_eq(distinct_names(&log), 3);
         info = find_info(&log, "dom0");
         ck_assert_ptr_nonnull(info);
         ck_assert_str_eq(info->klass, "AdminVM");
