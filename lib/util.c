@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Exact I/O, directory creation, path and number helpers (see util.h). */
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -93,6 +95,53 @@ int mkdir_owned(const char *path, uid_t uid, gid_t gid, mode_t mode) {
         if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
                 return -errno;
         return 0;
+}
+
+void reset_signals(void) {
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) signal(sig, SIG_DFL);
+}
+
+int copy_file(const char *src, const char *dst, mode_t mode) {
+        _cleanup_close_ int in = -EBADF, out = -EBADF;
+        _cleanup_free_ char *tmp = NULL;
+        ssize_t n;
+        int r = 0;
+
+        if (asprintf(&tmp, "%s.tmp", dst) < 0)
+                return -ENOMEM;
+        in = open(src, O_RDONLY | O_CLOEXEC);
+        if (in < 0)
+                return -errno;
+        out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (out < 0)
+                return -errno;
+        while ((n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0)) > 0)
+                ;
+        if (n < 0) {
+                /* across file systems on older kernels, or a file system without it */
+                char buf[65536];
+                ssize_t got;
+
+                if (errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
+                        r = -errno;
+                while (r == 0 && (got = read(in, buf, sizeof(buf))) != 0) {
+                        if (got < 0 || write_full(out, buf, (size_t) got) < 0)
+                                r = got < 0 ? -errno : -EIO;
+                }
+        }
+        if (r == 0 && fchmod(out, mode) < 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, dst) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlink(tmp);
+        return r;
 }
 
 char *path_join(const char *dir, const char *name) {

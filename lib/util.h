@@ -59,6 +59,11 @@ int mkdir_p(const char *path, mode_t mode);
 /* A directory at `path` (created if missing) that is not a symlink and has
  * exactly this owner, group and mode.  0 or -errno. */
 int mkdir_owned(const char *path, uid_t uid, gid_t gid, mode_t mode);
+/* Every signal to its default action and none blocked: a forked child that
+ * is to run something else starts clean. */
+void reset_signals(void);
+/* A copy of src at dst with mode, replacing dst only once complete. */
+int copy_file(const char *src, const char *dst, mode_t mode);
 
 /* "DIR/NAME" into a fresh string; NULL on ENOMEM. */
 char *path_join(const char *dir, const char *name);

@@ -60,10 +60,61 @@ static int parse_domid(const char *s, int *ret) {
         return 0;
 }
 
+/* Is `port` in $VCHAN_VIRTIO_PORTS (comma-separated port numbers; unset or
+ * empty = every port)?  1 yes, 0 no, -EINVAL for a malformed list: a typo
+ * must not silently move the control channel off its port. */
+static int virtio_port_listed(int port) {
+        const char *list = getenv("VCHAN_VIRTIO_PORTS");
+        bool found = false;
+
+        if (!list || !*list)
+                return 1;
+        for (const char *p = list;;) {
+                size_t n = strcspn(p, ",");
+                char item[12];
+                int value, r;
+
+                if (n == 0 || n >= sizeof(item))
+                        return -EINVAL;
+                memcpy(item, p, n);
+                item[n] = '\0';
+                r = parse_domid(item, &value);
+                if (r < 0)
+                        return -EINVAL;
+                found |= value == port;
+                p += n;
+                if (*p == '\0')
+                        break;
+                p++;
+        }
+        return found;
+}
+
+/* A guest whose init says VCHAN_BACKEND=virtio has a port of its own only
+ * for its channels with the host on the ports in $VCHAN_VIRTIO_PORTS; its
+ * other channels (other ports, other guests) are sockets in its vchan dir,
+ * which the vchan mux carries to the host over one more port. */
+static int virtio_guest_backend(const struct vchan_endpoint *ep, enum vchan_backend *backend) {
+        int r;
+
+        if (ep->local_domid == 0)
+                return 0;               /* the host side: one socket per port, as ever */
+        if (ep->remote_domid == 0) {
+                r = virtio_port_listed(ep->port);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return 0;
+        }
+        *backend = VCHAN_SOCKET;
+        return 0;
+}
+
 /* Fill in the defaults: the backend of a VCHAN_SOCKET endpoint from
- * $VCHAN_BACKEND, our domid from $VCHAN_DOMAIN (else 0) and the socket
- * directory from $VCHAN_SOCKET_DIR (else /var/run/vchan).  The returned
- * socket_dir may point into the environment; backends copy what they keep. */
+ * $VCHAN_BACKEND (for virtio in a guest, see virtio_guest_backend()), our
+ * domid from $VCHAN_DOMAIN (else 0) and the socket directory from
+ * $VCHAN_SOCKET_DIR (else /var/run/vchan).  The returned socket_dir may
+ * point into the environment; backends copy what they keep. */
 static int endpoint_resolve(const struct vchan_endpoint *ep, struct vchan_endpoint *ret,
                             const struct vchan_ops **ret_ops) {
         struct vchan_endpoint resolved;
@@ -74,21 +125,6 @@ static int endpoint_resolve(const struct vchan_endpoint *ep, struct vchan_endpoi
         if (ep->remote_domid < 0 || ep->port < 0 || ep->local_domid < -1)
                 return -EINVAL;
         resolved = *ep;
-        /* The domain's init says which transport it really has, so one
-         * agent binary serves native (socket) and QEMU (virtio) domains. */
-        if (resolved.backend == VCHAN_SOCKET) {
-                const char *env = getenv("VCHAN_BACKEND");
-
-                if (env && *env) {
-                        r = vchan_backend_from_string(env);
-                        if (r < 0)
-                                return r;
-                        resolved.backend = r;
-                }
-        }
-        if (!backend_ops[resolved.backend])
-                return -EOPNOTSUPP;
-
         if (resolved.local_domid < 0) {
                 const char *env = getenv("VCHAN_DOMAIN");
 
@@ -99,6 +135,26 @@ static int endpoint_resolve(const struct vchan_endpoint *ep, struct vchan_endpoi
                                 return -EINVAL;
                 }
         }
+        /* The domain's init says which transport it really has, so one
+         * agent binary serves native (socket) and QEMU (virtio) domains. */
+        if (resolved.backend == VCHAN_SOCKET) {
+                const char *env = getenv("VCHAN_BACKEND");
+
+                if (env && *env) {
+                        r = vchan_backend_from_string(env);
+                        if (r < 0)
+                                return r;
+                        resolved.backend = r;
+                        if (resolved.backend == VCHAN_VIRTIO) {
+                                r = virtio_guest_backend(&resolved, &resolved.backend);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        }
+        if (!backend_ops[resolved.backend])
+                return -EOPNOTSUPP;
+
         if (!resolved.socket_dir || !*resolved.socket_dir) {
                 const char *env = getenv("VCHAN_SOCKET_DIR");
 

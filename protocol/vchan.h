@@ -17,7 +17,14 @@
  *                 vchan-virtio.h).
  * An endpoint asking for VCHAN_SOCKET gets the backend named by
  * $VCHAN_BACKEND ("socket", "xen", "virtio") when that is set: a domain's
- * init picks the transport, the agents stay the same binaries.
+ * init picks the transport, the agents stay the same binaries.  A QEMU
+ * guest has few ports, so with $VCHAN_BACKEND=virtio a guest endpoint
+ * (local domid != 0) gets a port of its own only for a channel with the host
+ * (remote domid 0) on a port listed in $VCHAN_VIRTIO_PORTS (comma-separated
+ * numbers, e.g. "512"; unset or empty = every port; malformed = -EINVAL);
+ * every other one (other ports, channels with other guests) is a socket in
+ * $VCHAN_SOCKET_DIR, which odyssey-vchan-mux carries over the one port
+ * org.odyssey.vchan.mux.  The host side (local domid 0) is unchanged.
  *
  * All functions return -errno on failure (never -1 with errno), unlike
  * libvchan; the meaning of the non-negative results is libvchan's.

@@ -53,23 +53,6 @@ static const char *builddir(void) {
         return b && *b ? b : ODYSSEY_BUILDDIR;
 }
 
-static void copy_file(const char *from, const char *to, mode_t mode) {
-        char buf[65536];
-        int in = open(from, O_RDONLY | O_CLOEXEC);
-        ck_assert_msg(in >= 0, "cannot open %s (is it built?): %m", from);
-        int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
-        ck_assert_msg(out >= 0, "cannot create %s: %m", to);
-        for (ssize_t n; (n = read(in, buf, sizeof(buf))) != 0;) {
-                ck_assert_int_gt(n, 0);
-                ck_assert_int_eq(write_full(out, buf, (size_t) n), 0);
-        }
-        close(in);
-        /* chown() clears the setuid bit, so the mode comes after the owner. */
-        ck_assert_int_eq(fchown(out, 0, 0), 0);
-        ck_assert_int_eq(fchmod(out, mode), 0);
-        close(out);
-}
-
 static void write_text(const char *path, const char *text) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         ck_assert_int_ge(fd, 0);
@@ -137,7 +120,8 @@ static void fixture_setup(struct fixture *f) {
                 char to[512];
                 snprintf(path, sizeof(path), "%s/%s", b, agents[i].from);
                 snprintf(to, sizeof(to), "%s/%s", f->agents_dir, agents[i].to);
-                copy_file(path, to, agents[i].mode);
+                /* as root: owned by 0:0, so the setuid bits stay */
+                ck_assert_msg(copy_file(path, to, agents[i].mode) == 0, "cannot copy %s (is it built?)", path);
         }
 
         /* Another domain's private volume, with a secret in it. */

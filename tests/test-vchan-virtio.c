@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -301,6 +302,98 @@ START_TEST(test_guest_client_blocking) {
 }
 END_TEST
 
+/* The guest's /init sets VCHAN_BACKEND=virtio and VCHAN_VIRTIO_PORTS=512:
+ * only the control channel with the host gets a virtio port.  A data channel
+ * with the host and a channel with another guest are sockets in the vchan
+ * dir, named as in a native domain (the vchan mux carries them); the host
+ * side keeps a QEMU socket per port whatever the list says. */
+START_TEST(test_guest_virtio_ports_listed) {
+        struct vchan_endpoint ep;
+        struct vchan *ctrl = NULL, *data = NULL, *peer = NULL, *host = NULL, *v = NULL;
+        _cleanup_close_ int master = -1, client = -1, other = -1, qemu = -1;
+        char path[256], buf[8];
+        struct stat st;
+
+        ck_assert_int_eq(setenv("VCHAN_BACKEND", "virtio", 1), 0);
+        ck_assert_int_eq(setenv("VCHAN_DOMAIN", "4", 1), 0);
+        ck_assert_int_eq(setenv("VCHAN_VIRTIO_DIR", test_dir, 1), 0);
+        ck_assert_int_eq(setenv("VCHAN_VIRTIO_PORTS", "512", 1), 0);
+
+        /* Port 512 with the host: the virtio port, no socket file. */
+        master = fake_guest_port(512);
+        ep = endpoint(-1, 0, 512);
+        ck_assert_int_eq(vchan_server_init(&ep, 4096, 4096, &ctrl), 0);
+        wait_until_open(ctrl, VCHAN_CONNECTED);
+        ck_assert_int_eq(vchan_send(ctrl, "c", 1), 1);
+        read_exactly(master, buf, 1);
+        ck_assert_int_eq(buf[0], 'c');
+        snprintf(path, sizeof(path), "%s/vchan.4.0.512.sock", test_dir);
+        ck_assert_int_eq(stat(path, &st), -1);
+
+        /* Port 513 with the host: a socket server in the vchan dir. */
+        ep = endpoint(-1, 0, 513);
+        ck_assert_int_eq(vchan_server_init(&ep, 0, 0, &data), 0);
+        ck_assert_int_eq(vchan_is_open(data), VCHAN_WAITING);
+        snprintf(path, sizeof(path), "%s/vchan.4.0.513.sock", test_dir);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert(S_ISSOCK(st.st_mode));
+        client = raw_socket(path, RAW_CONNECT);
+        ck_assert_int_ge(client, 0);
+        server_accept(data);
+        ck_assert_int_eq(vchan_send(data, "d", 1), 1);
+        read_exactly(client, buf, 1);
+        ck_assert_int_eq(buf[0], 'd');
+
+        /* With guest 7, even on a listed port: a socket client (this was
+         * -EOPNOTSUPP before the mux). */
+        snprintf(path, sizeof(path), "%s/vchan.7.4.512.sock", test_dir);
+        other = raw_socket(path, RAW_LISTEN);
+        ep = endpoint(-1, 7, 512);
+        ck_assert_int_eq(vchan_client_init(&ep, WAIT_MSEC, &peer), 0);
+        ck_assert_int_eq(vchan_is_open(peer), VCHAN_CONNECTED);
+
+        /* The host side of port 513 is still QEMU's socket. */
+        snprintf(path, sizeof(path), "%s/virtio.4.513.sock", test_dir);
+        qemu = raw_socket(path, RAW_LISTEN);
+        ep = endpoint(0, 4, 513);
+        ck_assert_int_eq(vchan_client_init(&ep, WAIT_MSEC, &host), 0);
+        ck_assert_int_eq(vchan_is_open(host), VCHAN_CONNECTED);
+
+        /* No list (or an empty one): every port with the host is virtio. */
+        ck_assert_int_eq(setenv("VCHAN_VIRTIO_PORTS", "", 1), 0);
+        ep = endpoint(-1, 0, 514);
+        ck_assert_int_eq(vchan_server_init(&ep, 0, 0, &v), 0);
+        snprintf(path, sizeof(path), "%s/vchan.4.0.514.sock", test_dir);
+        ck_assert_int_eq(stat(path, &st), -1);
+        vchan_close(v);
+        v = NULL;
+
+        /* Several ports; a malformed list is refused, not guessed at. */
+        ck_assert_int_eq(setenv("VCHAN_VIRTIO_PORTS", "600,514", 1), 0);
+        ck_assert_int_eq(vchan_server_init(&ep, 0, 0, &v), 0);
+        ck_assert_int_eq(stat(path, &st), -1);
+        vchan_close(v);
+        v = NULL;
+        ep = endpoint(-1, 0, 512);
+        for (size_t i = 0; i < 5; i++) {
+                static const char *const bad[] = { "512,", ",512", "512,,513", "5x2", "99999999999" };
+
+                ck_assert_int_eq(setenv("VCHAN_VIRTIO_PORTS", bad[i], 1), 0);
+                ck_assert_int_eq(vchan_server_init(&ep, 0, 0, &v), -EINVAL);
+                ck_assert_ptr_null(v);
+        }
+
+        vchan_close(host);
+        vchan_close(peer);
+        vchan_close(data);
+        vchan_close(ctrl);
+        ck_assert_int_eq(unsetenv("VCHAN_VIRTIO_PORTS"), 0);
+        ck_assert_int_eq(unsetenv("VCHAN_VIRTIO_DIR"), 0);
+        ck_assert_int_eq(unsetenv("VCHAN_DOMAIN"), 0);
+        ck_assert_int_eq(unsetenv("VCHAN_BACKEND"), 0);
+}
+END_TEST
+
 static Suite *vchan_virtio_suite(void) {
         Suite *s = suite_create("vchan-virtio");
         TCase *tc = tcase_create("vchan-virtio");
@@ -312,6 +405,7 @@ static Suite *vchan_virtio_suite(void) {
         tcase_add_test(tc, test_host_stream_both_ways);
         tcase_add_test(tc, test_guest_server_port_appears_later);
         tcase_add_test(tc, test_guest_client_blocking);
+        tcase_add_test(tc, test_guest_virtio_ports_listed);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -130,10 +130,12 @@ static int run_now(struct qubesd *q, struct domain *d, struct run_call *call) {
                 return sd_bus_reply_method_errno(call->message, ENOMEM, NULL);
         if (!q->bus)
                 return admin_error_reply(call->message, ADMIN_ERROR_BACKEND, "%s: qubesd lost busd", d->name);
+        /* socket domains, and QEMU guests whose vchan mux mirrors the socket
+         * into the guest (mux-launch.c); not Xen's libxenvchan */
         if (!dr->ops || dr->ops->control_channel(dr->backend, d->name, &backend, dir, sizeof(dir)) < 0 ||
-            backend != VCHAN_SOCKET)
+            (backend != VCHAN_SOCKET && !(backend == VCHAN_VIRTIO && mux_launch_wanted(dr))))
                 return admin_error_reply(call->message, ADMIN_ERROR_BACKEND,
-                                         "%s: Run needs a domain whose channels are UNIX sockets", d->name);
+                                         "%s: Run needs a domain whose data channels are UNIX sockets", d->name);
         if (call->user[0])
                 snprintf(user, sizeof(user), "%s", call->user);
         else

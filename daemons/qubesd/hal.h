@@ -44,8 +44,9 @@ struct hal_domain_config {
         uint32_t vcpus;
         bool debug;
         const char *default_user;
-        const char *vchan_dir;          /* host dir of this domain's vchans; the backend
-                                         * makes it appear as /run/vchan inside */
+        const char *vchan_dir;          /* host dir of this domain's vchans; the native
+                                         * backend makes it appear as /run/vchan inside,
+                                         * the libvirt one puts its ports' sockets there */
         const char *agents_dir;         /* host dir with odyssey-init and the agents;
                                          * appears read-only as /run/odyssey/agents inside */
         const char *agents;             /* which of them odyssey-init starts, ':'-separated;
@@ -99,9 +100,15 @@ struct hal_backend_ops {
         int (*pause)(struct hal_backend *b, const char *name, hal_done_fn done, void *userdata);
         int (*unpause)(struct hal_backend *b, const char *name, hal_done_fn done, void *userdata);
         /* How busd reaches the domain's control channel (port 512): socket and xen,
-         * the vchan dir; virtio, the dir holding <port name>.sock. */
+         * the vchan dir; virtio, the dir holding virtio.<domid>.<port>.sock (the
+         * vchan dir too on the libvirt backend). */
         int (*control_channel)(struct hal_backend *b, const char *name, enum vchan_backend *ret_backend,
                                char *ret_dir, size_t dir_size);
+        /* Backends whose guests reach the host through one port per channel
+         * (virtio-serial): the host UNIX socket of the port that carries the
+         * data vchans (mux-launch.c); NULL or -EOPNOTSUPP when the data vchans
+         * need no carrier. */
+        int (*mux_socket)(struct hal_backend *b, const char *name, char *ret_path, size_t path_size);
         /* Memory of all the domain's processes, kB of PSS; -ENOENT when not running. */
         int (*memory_kb)(struct hal_backend *b, const char *name, uint64_t *ret_kb);
 };

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "native/native.h"
 #include "qubesd.h"
 
 #define QREXEC_TIMEOUT_DEFAULT 60
@@ -93,6 +94,8 @@ static void on_backend_started(void *userdata, int result) {
                 start_failed(run, ADMIN_ERROR_BACKEND, message, true);
                 return;
         }
+        /* a QEMU guest's data vchans: ready before its agent can be called */
+        mux_launch_domain_started(q, d, run);
         uint64_t timeout = (uint64_t) prop_uint(q, d, "qrexec_timeout", QREXEC_TIMEOUT_DEFAULT) * 1000000;
         r = sd_event_add_time_relative(q->event, &run->hello_timer, CLOCK_MONOTONIC, timeout, 0, on_hello_timeout, run);
         if (r < 0) {
@@ -222,6 +225,16 @@ static int vm_boot_resolve(struct qubesd *q, const struct domain *d, bool debug,
         return 0;
 }
 
+/* busd's broker finds a VM's data vchans where it finds a native domain's,
+ * mirrored there by the guest's vchan mux (mux-launch.c). */
+static int prepare_vm_vchan_dir(struct qubesd *q, const struct domain *d, const char *dir) {
+        uid_t busd_uid = geteuid();
+
+        if (geteuid() == 0 && native_busd_uid(q->runtime_dir, &busd_uid) < 0)
+                busd_uid = 0;
+        return native_prepare_vchan_dir_at(dir, busd_uid, d->qid);
+}
+
 static int start_now(struct domain_run *run) {
         struct qubesd *q = run->q;
         struct domain *d = run->domain;
@@ -251,7 +264,7 @@ static int start_now(struct domain_run *run) {
         }
         r = mkdir_p(run->cfg_private_dir, 0700);
         if (r >= 0 && run->ops->control_channel(run->backend, d->name, &vb, run->cfg_vchan_dir, PATH_MAX) < 0)
-                snprintf(run->cfg_vchan_dir, PATH_MAX, "%s/vchan/%s", q->runtime_dir, d->name);
+                domain_vchan_dir(q, d, run->cfg_vchan_dir, PATH_MAX);
         if (r < 0) {
                 snprintf(message, sizeof(message), "%s: cannot create %s: %s", d->name, run->cfg_private_dir,
                          strerror(-r));
@@ -261,6 +274,13 @@ static int start_now(struct domain_run *run) {
         prop_text(q, d, "debug", text, sizeof(text));
         /* the native backend has no kernel of its own to boot */
         bool vm = strcmp(run->ops->kind, "native") != 0;
+        /* the native backend's monitor prepares the vchan dir itself */
+        if (vm && (r = prepare_vm_vchan_dir(q, d, run->cfg_vchan_dir)) < 0) {
+                snprintf(message, sizeof(message), "%s: cannot prepare %s: %s", d->name, run->cfg_vchan_dir,
+                         strerror(-r));
+                start_failed(run, ADMIN_ERROR_BACKEND, message, false);
+                return 0;
+        }
         struct vm_boot boot = {};
         if (vm && vm_boot_resolve(q, d, strcmp(text, "True") == 0, &boot, message, sizeof(message)) < 0) {
                 start_failed(run, ADMIN_ERROR_BACKEND, message, false);

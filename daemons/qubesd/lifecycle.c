@@ -74,6 +74,10 @@ static bool is_stopped(enum power_state s) {
         return s == POWER_HALTED || s == POWER_CRASHED;
 }
 
+void domain_vchan_dir(struct qubesd *q, const struct domain *d, char *buf, size_t size) {
+        snprintf(buf, size, "%s/vchan/%s", q->runtime_dir, d->name);
+}
+
 char *domain_dir(struct qubesd *q, const char *name, const char *sub) {
         char *path = NULL;
 
@@ -145,6 +149,8 @@ void lifecycle_stopped(struct qubesd *q, struct domain *d, int reason) {
         if (run->gui)
                 gui_launch_domain_stopped(q, d);
         run->gui = false;
+        if (mux_launch_wanted(run))
+                mux_launch_domain_stopped(q, d);
         domain_run_free_config(run);
         pending_calls_reply(&run->stop_waiters, NULL, NULL);
         if (q->shutdown_all_waiters && !any_domain_running(q))
@@ -374,6 +380,16 @@ static void on_listed(void *userdata, const struct hal_domain_info *info) {
         int r = bus_link_open_channel(q, run);
         if (r < 0)
                 log_warning_errno(r, "%s: cannot reopen the control channel", d->name);
+        /* its helpers went with the old qubesd's launcher */
+        if (!run->cfg_vchan_dir && (run->cfg_vchan_dir = malloc(PATH_MAX))) {
+                enum vchan_backend vb;
+                if (rd->ops->control_channel(rd->backend, d->name, &vb, run->cfg_vchan_dir, PATH_MAX) < 0 ||
+                    !run->cfg_vchan_dir[0])
+                        domain_vchan_dir(q, d, run->cfg_vchan_dir, PATH_MAX);
+        }
+        mux_launch_domain_started(q, d, run);
+        run->gui = gui_launch_wanted(q, d, rd->ops);
+        gui_launch_domain_started(q, d, run);
 }
 
 int lifecycle_rediscover(struct qubesd *q) {

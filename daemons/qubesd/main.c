@@ -261,7 +261,12 @@ static int qubesd_init(struct qubesd *q) {
         r = worker_start(q->state_dir, &q->worker);
         if (r < 0)
                 return log_error_errno(r, "Cannot start the file worker");
+        q->launcher_config.runtime_dir = q->runtime_dir;
         r = gui_launch_open(q);
+        if (r >= 0)
+                r = mux_launch_open(q);
+        if (r >= 0)
+                r = launcher_open(q);
         if (r < 0)
                 return r;
         r = daemon_event_new(&q->event);
@@ -320,7 +325,9 @@ static void qubesd_done(struct qubesd *q) {
         bus_link_close(q);
         /* Domains keep running: a restarted qubesd finds them again. */
         qubesd_backends_close(q);
+        launcher_close(q);
         gui_launch_close(q);
+        mux_launch_close(q);
         worker_free(q->worker);
         domain_set_free(q->set);
         store_close(q->store);
@@ -340,7 +347,7 @@ static void qubesd_done(struct qubesd *q) {
 int main(int argc, char *argv[]) {
         static struct qubesd q = {
                 .admin_fd = -1,
-                .gui_launcher_fd = -1,
+                .launcher_fd = -1,
                 .system_bus_mode = SYSTEM_BUS_AUTO,
                 .spin_usec = DAEMON_SPIN_USEC_DEFAULT,
         };

@@ -97,6 +97,25 @@ struct admin_client {
         struct admin_client *next;
 };
 
+/* Programs the launcher (launcher.c) runs for running domains. */
+enum helper_kind {
+        HELPER_GUID,            /* the domain's windows (gui-launch.c) */
+        HELPER_VCHAN_MUX,       /* a QEMU guest's data vchans (mux-launch.c) */
+        _HELPER_KIND_MAX,
+};
+
+/* What the launcher's children need, set before it forks. */
+struct launcher_config {
+        const char *runtime_dir;
+        char *guid_program;             /* NULL: no guid */
+        const char *display;
+        uid_t guid_uid;                 /* 0 keeps ours (qubesd not root) */
+        char *mux_program;              /* NULL: no odyssey-vchan-mux */
+};
+
+typedef void (*helper_exec_fn)(const struct launcher_config *c, uint32_t domid, char **args,
+                                         size_t n_args);
+
 struct qubesd {
         sd_event *event;
         char *admin_socket_path;
@@ -153,12 +172,13 @@ struct qubesd {
         sd_event_source *admin_agent_retry;
         bool admin_agent_up;
 
-        /* GUI: see gui-launch.c */
+        /* helpers of running domains: see launcher.c, gui-launch.c, mux-launch.c */
+        struct launcher_config launcher_config;
+        int launcher_fd;                        /* -1: no launcher */
+        pid_t launcher_pid;
         char *gui_display;                      /* the admin display; NULL: no GUI */
         uid_t guid_uid;
         bool have_guid_uid;                     /* --guid-uid given */
-        int gui_launcher_fd;                    /* -1: no launcher */
-        pid_t gui_launcher_pid;
         bool gui_missing_logged;
 };
 
@@ -268,13 +288,36 @@ void prop_text(struct qubesd *q, const struct domain *d, const char *name, char 
 /* ...as a number; fallback when unknown, unset or not a number. */
 uint32_t prop_uint(struct qubesd *q, const struct domain *d, const char *name, uint32_t fallback);
 
+/* --- launcher.c --- */
+int launcher_open(struct qubesd *q);            /* before the sandbox, after *_launch_open() */
+void launcher_close(struct qubesd *q);
+/* Start a helper of the domain (args: the kind's, args[0] the domain's name), or stop it. */
+int launcher_start(struct qubesd *q, enum helper_kind kind, uint32_t domid, const char *const *args,
+                   size_t n_args);
+void launcher_stop(struct qubesd *q, enum helper_kind kind, uint32_t domid);
+/* In a helper's child: signals, mask and fds reset, parent-death signal set. */
+void helper_reset_process(void);
+/* ...then its identity: 0 or -errno. */
+int helper_become(uid_t uid, gid_t gid, const gid_t *extra_gid);
+
 /* --- gui-launch.c --- */
-int gui_launch_open(struct qubesd *q);          /* before the sandbox */
+int gui_launch_open(struct qubesd *q);          /* before the launcher forks */
 void gui_launch_close(struct qubesd *q);
 /* Should this start of d run gui-agent and get a guid (feature gui, a display, native)? */
 bool gui_launch_wanted(struct qubesd *q, const struct domain *d, const struct hal_backend_ops *ops);
 void gui_launch_domain_started(struct qubesd *q, struct domain *d, struct domain_run *run);
 void gui_launch_domain_stopped(struct qubesd *q, struct domain *d);
+_Noreturn void gui_exec(const struct launcher_config *c, uint32_t domid, char **args, size_t n_args);
+
+/* --- mux-launch.c --- */
+int mux_launch_open(struct qubesd *q);          /* before the launcher forks */
+void mux_launch_close(struct qubesd *q);
+bool mux_launch_wanted(const struct domain_run *run);   /* its backend carries data vchans over a mux */
+void mux_launch_domain_started(struct qubesd *q, struct domain *d, struct domain_run *run);
+void mux_launch_domain_stopped(struct qubesd *q, struct domain *d);
+_Noreturn void mux_exec(const struct launcher_config *c, uint32_t domid, char **args, size_t n_args);
+/* <run>/vchan/<name>: where a domain's vchans are met (busd's broker). */
+void domain_vchan_dir(struct qubesd *q, const struct domain *d, char *buf, size_t size);
 /* <state>/domains/<name>[/sub] */
 char *domain_dir(struct qubesd *q, const char *name, const char *sub);
 /* The directory with the domain's own root tree, when it has one (NULL otherwise). */

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Boot a QEMU guest from the Odyssey guest image; see guest-boot.h. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,8 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +46,7 @@ int guest_image_build(char kernel[static 512], char initrd[static 512]) {
 }
 
 static void child_exec_qemu(struct guest_vm *vm, const char *kernel, const char *initrd) {
-        char append[128], serial[160], chardev[256], port[128];
+        char append[128], serial[160], chardev[256], port[128], mux_chardev[256], qmp[192];
         /* /dev/kvm may exist without working (nested, as on the CI
          * machine): TCG unless told otherwise. */
         const char *accel = getenv("ODYSSEY_QEMU_ACCEL");
@@ -55,6 +58,9 @@ static void child_exec_qemu(struct guest_vm *vm, const char *kernel, const char 
                  vm->dir, vm->domid, QREXEC_VCHAN_BASE_PORT);
         snprintf(port, sizeof(port), "virtserialport,bus=vser0.0,chardev=vchan512,name=org.odyssey.vchan.%d",
                  QREXEC_VCHAN_BASE_PORT);
+        snprintf(mux_chardev, sizeof(mux_chardev), "socket,id=vchanmux,path=%s,server=on,wait=off",
+                 vm->mux_socket);
+        snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", vm->qmp_socket);
         const char *argv[] = {
                 "qemu-system-x86_64",
                 "-accel", accel && *accel ? accel : "tcg",
@@ -65,6 +71,9 @@ static void child_exec_qemu(struct guest_vm *vm, const char *kernel, const char 
                 "-device", "virtio-serial-pci,id=vser0",
                 "-chardev", chardev,
                 "-device", port,
+                "-chardev", mux_chardev,
+                "-device", "virtserialport,bus=vser0.0,chardev=vchanmux,name=org.odyssey.vchan.mux",
+                "-qmp", qmp,
                 NULL,
         };
 
@@ -86,6 +95,8 @@ int guest_vm_start(struct guest_vm *vm, const char *kernel, const char *initrd, 
         if (!mkdtemp(vm->dir))
                 return -errno;
         snprintf(vm->serial_log, sizeof(vm->serial_log), "%s/serial.log", vm->dir);
+        snprintf(vm->mux_socket, sizeof(vm->mux_socket), "%s/virtio.%d.mux.sock", vm->dir, domid);
+        snprintf(vm->qmp_socket, sizeof(vm->qmp_socket), "%s/qmp.sock", vm->dir);
         vm->qemu = fork();
         if (vm->qemu < 0)
                 return -errno;
@@ -116,6 +127,25 @@ static int recv_by(struct vchan *v, void *buf, size_t n, double deadline) {
         }
 }
 
+static int recv_message_by(struct vchan *ctrl, uint32_t version, double deadline, struct qrexec_hdr *hdr,
+                           uint8_t *payload, size_t size) {
+        uint8_t raw[QREXEC_HEADER_SIZE];
+        int r;
+
+        r = recv_by(ctrl, raw, sizeof(raw), deadline);
+        if (r < 0)
+                return r;
+        qrexec_decode_header(raw, hdr);
+        if (qrexec_check_header(hdr, QREXEC_STREAM_FROM_AGENT, version) < 0 || hdr->len > size)
+                return -EPROTO;
+        return hdr->len > 0 ? recv_by(ctrl, payload, hdr->len, deadline) : 0;
+}
+
+int guest_recv_message(struct vchan *ctrl, uint32_t version, int timeout_ms, struct qrexec_hdr *hdr,
+                       uint8_t *payload, size_t size) {
+        return recv_message_by(ctrl, version, guest_now() + timeout_ms / 1000.0, hdr, payload, size);
+}
+
 int guest_wait_hello(struct guest_vm *vm, int timeout_ms, struct vchan **ret, uint32_t *version) {
         struct vchan_endpoint ep = {
                 .backend = VCHAN_VIRTIO,
@@ -126,7 +156,7 @@ int guest_wait_hello(struct guest_vm *vm, int timeout_ms, struct vchan **ret, ui
         };
         double deadline = guest_now() + timeout_ms / 1000.0;
         struct qrexec_hdr hdr;
-        uint8_t raw[QREXEC_HEADER_SIZE], payload[4];
+        uint8_t payload[4];
         struct vchan *v = NULL;
         int r;
 
@@ -134,18 +164,13 @@ int guest_wait_hello(struct guest_vm *vm, int timeout_ms, struct vchan **ret, ui
         if (r < 0)
                 return r;
         vchan_set_blocking(v, false);
-        r = recv_by(v, raw, sizeof(raw), deadline);
+        r = recv_message_by(v, 0, deadline, &hdr, payload, sizeof(payload));
         if (r < 0)
                 goto fail;
-        qrexec_decode_header(raw, &hdr);
-        r = qrexec_check_header(&hdr, QREXEC_STREAM_FROM_AGENT, 0);
-        if (r < 0 || hdr.type != QREXEC_MSG_HELLO || hdr.len != sizeof(payload)) {
+        if (hdr.type != QREXEC_MSG_HELLO || hdr.len != sizeof(payload)) {
                 r = -EPROTO;
                 goto fail;
         }
-        r = recv_by(v, payload, sizeof(payload), deadline);
-        if (r < 0)
-                goto fail;
         r = qrexec_decode_hello(payload, sizeof(payload), version);
         if (r < 0) {
                 r = -EPROTO;
@@ -184,25 +209,119 @@ bool guest_console_shows(struct guest_vm *vm, const char *text, int timeout_ms) 
 void guest_console_dump(struct guest_vm *vm) {
         char command[256];
 
-        snprintf(command, sizeof(command), "tail -n 25 '%s'", vm->serial_log);
+        snprintf(command, sizeof(command), "tail -n 60 '%s'", vm->serial_log);
         (void) system(command);
 }
 
-void guest_vm_stop(struct guest_vm *vm) {
-        DIR *d;
-        struct dirent *de;
+/* Read from a QMP connection until a line answers the last command
+ * ("return" or "error"; events come in between): 0, -EIO for an error,
+ * -ETIMEDOUT, -ECONNRESET when QEMU closed it. */
+static int qmp_answer(int fd, double deadline) {
+        char buf[4096];
+        size_t used = 0;
 
+        for (;;) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                char *line, *end;
+                double left = deadline - guest_now();
+                ssize_t n;
+
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                if (poll(&pfd, 1, (int) (left * 1000) + 1) <= 0)
+                        continue;
+                if (used == sizeof(buf) - 1)
+                        used = 0;       /* a long event: we only look for the answer */
+                n = read(fd, buf + used, sizeof(buf) - 1 - used);
+                if (n == 0)
+                        return -ECONNRESET;
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        return -errno;
+                }
+                used += (size_t) n;
+                buf[used] = '\0';
+                for (line = buf; (end = strchr(line, '\n')); line = end + 1) {
+                        *end = '\0';
+                        if (strstr(line, "\"return\""))
+                                return 0;
+                        if (strstr(line, "\"error\""))
+                                return -EIO;
+                }
+                used = strlen(line);
+                memmove(buf, line, used);
+        }
+}
+
+static int qmp_execute(int fd, const char *command, double deadline) {
+        char line[128];
+        int n = snprintf(line, sizeof(line), "{\"execute\": \"%s\"}\n", command);
+
+        if (write(fd, line, (size_t) n) != n)
+                return -EIO;
+        return qmp_answer(fd, deadline);
+}
+
+int guest_vm_powerdown(struct guest_vm *vm, int timeout_ms) {
+        struct sockaddr_un address = { .sun_family = AF_UNIX };
+        double deadline = guest_now() + timeout_ms / 1000.0;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        snprintf(address.sun_path, sizeof(address.sun_path), "%s", vm->qmp_socket);
+        if (connect(fd, (struct sockaddr *) &address, sizeof(address)) < 0)
+                return -errno;
+        /* The greeting has no "return": qmp_capabilities' answer is the
+         * first line that does. */
+        r = qmp_execute(fd, "qmp_capabilities", deadline);
+        if (r < 0)
+                return r;
+        return qmp_execute(fd, "system_powerdown", deadline);
+}
+
+int guest_vm_wait_exit(struct guest_vm *vm, int timeout_ms, int *status) {
+        double deadline = guest_now() + timeout_ms / 1000.0;
+        _cleanup_close_ int pidfd = -1;
+
+        if (vm->qemu <= 0)
+                return -ECHILD;
+        pidfd = (int) syscall(SYS_pidfd_open, vm->qemu, 0);
+        if (pidfd < 0)
+                return -errno;
+        for (;;) {
+                struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+                double left = deadline - guest_now();
+                pid_t pid = waitpid(vm->qemu, status, WNOHANG);
+
+                if (pid == vm->qemu) {
+                        vm->qemu = 0;
+                        return 0;
+                }
+                if (pid < 0)
+                        return -errno;
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                (void) poll(&pfd, 1, (int) (left * 1000) + 1);
+        }
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        (void) st;
+        (void) ftw;
+        (void) (type == FTW_DP ? rmdir(path) : unlink(path));
+        return 0;
+}
+
+void guest_vm_stop(struct guest_vm *vm) {
         if (vm->qemu > 0) {
                 (void) kill(vm->qemu, SIGKILL);
                 (void) waitpid(vm->qemu, NULL, 0);
                 vm->qemu = 0;
         }
-        d = opendir(vm->dir);
-        if (!d)
-                return;
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        closedir(d);
-        (void) rmdir(vm->dir);
+        if (vm->dir[0])
+                (void) nftw(vm->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -26,6 +26,7 @@ struct libvirt_domain {
         uint32_t domid;
         enum power_state state;
         uint64_t start_time_usec;
+        char *vchan_dir;                /* its ports' sockets; NULL: <channels_dir>/<domid> */
         struct libvirt_waiter *stop_waiters;
         sd_event_source *shutdown_timer;        /* kill when the shutdown takes too long */
 };

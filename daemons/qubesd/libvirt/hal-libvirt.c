@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "hal-libvirt.h"
@@ -26,6 +27,8 @@ const char *const hal_libvirt_syscalls[] = {
         "openat", "close", "fstat", "newfstatat", "statx", "readlink", "getdents64", "uname",
         "pipe2", "eventfd2", "dup", "dup3", "bind", "getrlimit", "prlimit64",
         "sched_setaffinity", "getpgrp", "setsid", "umask", "mkdir", "unlink",
+        /* the guest's kernel copied where QEMU reads it */
+        "copy_file_range", "rename", "fchmod", "chmod",
         /* remote URIs (qemu+tcp, qemu+ssh): TCP options of the connection */
         "setsockopt", "getsockopt", "getsockname", "getpeername",
         NULL,
@@ -95,6 +98,7 @@ void libvirt_domain_free(struct libvirt_domain *d) {
                 free(w);
         }
         sd_event_source_disable_unref(d->shutdown_timer);
+        free(d->vchan_dir);
         free(d->name);
         free(d);
 }
@@ -209,6 +213,8 @@ static int libvirt_list(struct hal_backend *hb, hal_list_fn fn, void *userdata) 
                         if (r < 0)
                                 return r;
                         d->start_time_usec = f->start_time_usec;
+                        if (f->vchan_dir[0] && !(d->vchan_dir = strdup(f->vchan_dir)))
+                                return -ENOMEM;
                 }
                 d->state = f->state;
                 struct hal_domain_info info = {
@@ -235,11 +241,21 @@ static void start_finish(struct libvirt_op *op) {
         op->done(op->userdata, op->job.result);
 }
 
+/* Where the domain's ports' sockets are: its vchan dir (busd's broker finds
+ * the data vchans the mux mirrors there), else a dir of our own. */
+static char *ports_dir(struct libvirt_backend *b, const char *vchan_dir, uint32_t domid) {
+        char *dir;
+
+        if (vchan_dir)
+                return strdup(vchan_dir);
+        return asprintf(&dir, "%s/%" PRIu32, b->channels_dir, domid) < 0 ? NULL : dir;
+}
+
 static int libvirt_start(struct hal_backend *hb, const struct hal_domain_config *cfg, hal_done_fn done,
                          void *userdata) {
         struct libvirt_backend *b = libvirt_backend(hb);
-        _cleanup_free_ char *dir = NULL, *socket_path = NULL, *log_path = NULL;
-        struct libvirt_domain *d;
+        _cleanup_free_ char *dir = NULL, *ports = NULL, *socket_path = NULL, *mux_path = NULL, *log_path = NULL;
+        struct libvirt_domain *d = NULL;
         struct libvirt_op *op;
         enum libvirt_hv hv;
         int r;
@@ -253,23 +269,45 @@ static int libvirt_start(struct hal_backend *hb, const struct hal_domain_config 
         r = hv_from_uri(b->uri, &hv);
         if (r < 0)
                 return r;
+        /* kept verbatim in our metadata: nothing there may need escaping */
+        if (cfg->vchan_dir && (cfg->vchan_dir[0] != '/' || strpbrk(cfg->vchan_dir, "'\"&<>")))
+                return -EINVAL;
         /* Named by domid, not name: a UNIX socket path must fit in 108 bytes
          * whatever the domain's name. */
-        if (asprintf(&dir, "%s/%" PRIu32, b->channels_dir, cfg->domid) < 0)
+        if (asprintf(&dir, "%s/%" PRIu32, b->channels_dir, cfg->domid) < 0 ||
+            !(ports = ports_dir(b, cfg->vchan_dir, cfg->domid)))
                 return -ENOMEM;
-        if (asprintf(&socket_path, "%s/virtio.%u.512.sock", dir, (unsigned) cfg->domid) < 0 ||
+        if (asprintf(&socket_path, "%s/virtio.%u.512.sock", ports, (unsigned) cfg->domid) < 0 ||
+            asprintf(&mux_path, "%s/virtio.%u.mux.sock", ports, (unsigned) cfg->domid) < 0 ||
             asprintf(&log_path, "%s/console.log", dir) < 0)
                 return -ENOMEM;
+        if (strlen(mux_path) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+                return -ENAMETOOLONG;
         if (hv != LIBVIRT_HV_TEST) {
                 r = mkdir_p(dir, 0755);
                 if (r < 0)
                         return log_error_errno(r, "Cannot create %s", dir);
         }
+        /* QEMU runs as its own user: it reads the kernel and initramfs from
+         * the domain's dir under <runtime>/libvirt, copied there on the worker
+         * (the state dir is qubesd's alone). */
+        struct hal_domain_config vm_cfg = *cfg;
+        _cleanup_free_ char *kernel = NULL, *initrd = NULL;
+        bool copy_kernel = cfg->kernel && hv != LIBVIRT_HV_TEST && hv != LIBVIRT_HV_XEN;
+        if (copy_kernel) {
+                if (asprintf(&kernel, "%s/vmlinuz", dir) < 0 ||
+                    (cfg->initrd && asprintf(&initrd, "%s/initramfs.img", dir) < 0))
+                        return -ENOMEM;
+                vm_cfg.kernel = kernel;
+                vm_cfg.initrd = initrd;
+        }
         uint64_t started = realtime_usec();
         const struct libvirt_xml_input in = {
-                .cfg = cfg,
+                .cfg = &vm_cfg,
                 .hv = hv,
                 .channel_socket = hv == LIBVIRT_HV_XEN ? NULL : socket_path,
+                .mux_socket = hv == LIBVIRT_HV_XEN ? NULL : mux_path,
+                .vchan_dir = cfg->vchan_dir,
                 .console_log = log_path,
                 .start_time_usec = started,
         };
@@ -279,6 +317,23 @@ static int libvirt_start(struct hal_backend *hb, const struct hal_domain_config 
         r = libvirt_domain_xml(&in, &op->xml);
         if (r >= 0)
                 r = libvirt_domain_add(b, cfg->name, cfg->domid, &d);
+        if (r >= 0 && cfg->vchan_dir && !(d->vchan_dir = strdup(cfg->vchan_dir)))
+                r = -ENOMEM;
+        if (r >= 0 && hv != LIBVIRT_HV_XEN && hv != LIBVIRT_HV_TEST) {
+                op->open_sockets[0] = TAKE_PTR(socket_path);
+                op->open_sockets[1] = TAKE_PTR(mux_path);
+        }
+        if (r >= 0 && copy_kernel) {
+                if (!(op->copy_from[0] = strdup(cfg->kernel)) ||
+                    (cfg->initrd && !(op->copy_from[1] = strdup(cfg->initrd))))
+                        r = -ENOMEM;
+                op->copy_to[0] = TAKE_PTR(kernel);
+                op->copy_to[1] = TAKE_PTR(initrd);
+        }
+        if (r < 0 && d) {
+                libvirt_domain_free(d);
+                d = NULL;
+        }
         if (r < 0) {
                 libvirt_op_free(op);
                 return r;
@@ -420,25 +475,51 @@ static int libvirt_unpause(struct hal_backend *hb, const char *name, hal_done_fn
         return submit(b, LIBVIRT_OP_RESUME, name, pause_finish, done, userdata);
 }
 
-static int libvirt_control_channel(struct hal_backend *hb, const char *name, enum vchan_backend *ret_backend,
-                                   char *ret_dir, size_t dir_size) {
-        struct libvirt_backend *b = libvirt_backend(hb);
+/* The running domain's ports dir; -EOPNOTSUPP on Xen (libxenvchan, no ports). */
+static int domain_ports_dir(struct libvirt_backend *b, const char *name, struct libvirt_domain **ret_domain,
+                            char **ret_dir) {
         enum libvirt_hv hv = LIBVIRT_HV_QEMU;
-        int r, n;
+        int r;
 
-        struct libvirt_domain *d = running_domain(b, name, &r);
-
-        if (!d)
+        *ret_domain = running_domain(b, name, &r);
+        if (!*ret_domain)
                 return r;
         (void) hv_from_uri(b->uri, &hv);
-        if (hv == LIBVIRT_HV_XEN) {
+        if (hv == LIBVIRT_HV_XEN)
+                return -EOPNOTSUPP;
+        *ret_dir = ports_dir(b, (*ret_domain)->vchan_dir, (*ret_domain)->domid);
+        return *ret_dir ? 0 : -ENOMEM;
+}
+
+static int libvirt_control_channel(struct hal_backend *hb, const char *name, enum vchan_backend *ret_backend,
+                                   char *ret_dir, size_t dir_size) {
+        _cleanup_free_ char *ports = NULL;
+        struct libvirt_domain *d;
+        int r, n;
+
+        r = domain_ports_dir(libvirt_backend(hb), name, &d, &ports);
+        if (r == -EOPNOTSUPP) {
                 *ret_backend = VCHAN_XEN;
-                n = snprintf(ret_dir, dir_size, "%s", "");
-        } else {
-                *ret_backend = VCHAN_VIRTIO;
-                n = snprintf(ret_dir, dir_size, "%s/%" PRIu32, b->channels_dir, d->domid);
+                ret_dir[0] = '\0';
+                return dir_size > 0 ? 0 : -ENAMETOOLONG;
         }
+        if (r < 0)
+                return r;
+        *ret_backend = VCHAN_VIRTIO;
+        n = snprintf(ret_dir, dir_size, "%s", ports);
         return n < 0 || (size_t) n >= dir_size ? -ENAMETOOLONG : 0;
+}
+
+static int libvirt_mux_socket(struct hal_backend *hb, const char *name, char *ret_path, size_t path_size) {
+        _cleanup_free_ char *ports = NULL;
+        struct libvirt_domain *d;
+        int r, n;
+
+        r = domain_ports_dir(libvirt_backend(hb), name, &d, &ports);
+        if (r < 0)
+                return r;
+        n = snprintf(ret_path, path_size, "%s/virtio.%" PRIu32 ".mux.sock", ports, d->domid);
+        return n < 0 || (size_t) n >= path_size ? -ENAMETOOLONG : 0;
 }
 
 static int libvirt_memory_kb(struct hal_backend *hb _unused_, const char *name _unused_, uint64_t *ret_kb _unused_) {
@@ -476,5 +557,6 @@ const struct hal_backend_ops hal_libvirt_ops = {
         .pause = libvirt_pause,
         .unpause = libvirt_unpause,
         .control_channel = libvirt_control_channel,
+        .mux_socket = libvirt_mux_socket,
         .memory_kb = libvirt_memory_kb,
 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "libvirt-ops.h"
 #include "log.h"
@@ -16,6 +17,12 @@
 static void op_free(struct libvirt_op *op) {
         free(op->name);
         free(op->xml);
+        free(op->open_sockets[0]);
+        free(op->open_sockets[1]);
+        for (size_t i = 0; i < ELEMENTSOF(op->copy_from); i++) {
+                free(op->copy_from[i]);
+                free(op->copy_to[i]);
+        }
         free(op->found);
         free(op);
 }
@@ -33,12 +40,25 @@ static void op_run(struct libvirt_job *job, virConnectPtr conn) {
                 return;
         }
         if (op->kind == LIBVIRT_OP_START) {
+                for (size_t i = 0; i < ELEMENTSOF(op->copy_from); i++)
+                        if (op->copy_from[i] && (r = copy_file(op->copy_from[i], op->copy_to[i], 0644)) < 0) {
+                                log_warning_errno(r, "libvirt: cannot copy %s for %s: %m", op->copy_from[i],
+                                                  op->name);
+                                job->result = r;
+                                return;
+                        }
                 dom = virDomainCreateXML(conn, op->xml, 0);
                 job->result = dom ? 0 : libvirt_last_errno();
                 if (!dom)
                         log_warning("libvirt: cannot start %s: %s", op->name, virGetLastErrorMessage());
                 else
                         virDomainFree(dom);
+                /* The ports' sockets belong to QEMU's user; busd and the
+                 * guest's mux connect to them: the vchan dir (busd's, the
+                 * guest's group, 0770) is what guards them. */
+                for (size_t i = 0; dom && i < ELEMENTSOF(op->open_sockets); i++)
+                        if (op->open_sockets[i] && chmod(op->open_sockets[i], 0666) < 0)
+                                log_warning_errno(errno, "libvirt: cannot open %s to busd: %m", op->open_sockets[i]);
                 return;
         }
         if (asprintf(&libvirt_name, LIBVIRT_NAME_PREFIX "%s", op->name) < 0) {
@@ -73,14 +93,25 @@ static void op_run(struct libvirt_job *job, virConnectPtr conn) {
         virDomainFree(dom);
 }
 
-/* qid and start time from our metadata element; 0 when missing. */
-static void parse_metadata(const char *text, uint32_t *ret_qid, uint64_t *ret_started) {
+/* qid, start time and vchan dir from our metadata element; 0 or "" when
+ * missing.  The dir was refused at start when it needed escaping. */
+static void parse_metadata(const char *text, uint32_t *ret_qid, uint64_t *ret_started, char *ret_dir,
+                           size_t dir_size) {
         const char *p;
 
         *ret_qid = 0;
         *ret_started = 0;
+        ret_dir[0] = '\0';
         if (!text)
                 return;
+        p = strstr(text, "vchan-dir=");
+        if (p && (p[10] == '\'' || p[10] == '"')) {
+                size_t n = strcspn(p + 11, "'\"&<");
+                if (p[11] == '/' && n < dir_size && (p[11 + n] == '\'' || p[11 + n] == '"')) {
+                        memcpy(ret_dir, p + 11, n);
+                        ret_dir[n] = '\0';
+                }
+        }
         p = strstr(text, "qid=");
         if (p && (p[4] == '\'' || p[4] == '"'))
                 *ret_qid = (uint32_t) strtoul(p + 5, NULL, 10);
@@ -113,7 +144,8 @@ static void list_run(struct libvirt_job *job, virConnectPtr conn) {
                                                           LIBVIRT_METADATA_URI, 0);
                         strcpy(f->name, name);
                         f->state = state == VIR_DOMAIN_PAUSED ? POWER_PAUSED : POWER_RUNNING;
-                        parse_metadata(meta, &f->domid, &f->start_time_usec);
+                        parse_metadata(meta, &f->domid, &f->start_time_usec, f->vchan_dir,
+                                       sizeof(f->vchan_dir));
                         free(meta);
                 }
                 virDomainFree(doms[i]);

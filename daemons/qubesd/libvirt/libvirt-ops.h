@@ -16,6 +16,7 @@ enum libvirt_op_kind {
 
 struct libvirt_found {
         char name[64];
+        char vchan_dir[256];            /* from our metadata; "" when not there */
         uint32_t domid;
         enum power_state state;
         uint64_t start_time_usec;
@@ -27,6 +28,8 @@ struct libvirt_op {
         enum libvirt_op_kind kind;
         char *name;                     /* Odyssey's name */
         char *xml;                      /* START */
+        char *open_sockets[2];          /* START: made reachable (0666) once it runs */
+        char *copy_from[2], *copy_to[2];        /* START: its kernel and initramfs, first */
         hal_done_fn done;
         void *userdata;
         struct libvirt_found *found;    /* LIST */

@@ -179,6 +179,11 @@ static void put_devices(FILE *f, const struct libvirt_xml_input *in) {
                 put_escaped(f, in->channel_socket);
                 fputs("'/>\n      <target type='virtio' name='" LIBVIRT_CONTROL_PORT "'/>\n    </channel>\n", f);
         }
+        if (!xen && in->mux_socket) {
+                fputs("    <channel type='unix'>\n      <source mode='bind' path='", f);
+                put_escaped(f, in->mux_socket);
+                fputs("'/>\n      <target type='virtio' name='" LIBVIRT_MUX_PORT "'/>\n    </channel>\n", f);
+        }
         if (!xen)
                 fputs("    <memballoon model='none'/>\n", f);
         fputs("  </devices>\n", f);
@@ -207,8 +212,14 @@ int libvirt_domain_xml(const struct libvirt_xml_input *in, char **ret) {
         put_escaped(f, cfg->name);
         fputs("</title>\n", f);
         fprintf(f, "  <metadata>\n    <" LIBVIRT_METADATA_PREFIX ":domain xmlns:" LIBVIRT_METADATA_PREFIX
-                   "='" LIBVIRT_METADATA_URI "' qid='%" PRIu32 "' started='%" PRIu64 "'/>\n  </metadata>\n",
+                   "='" LIBVIRT_METADATA_URI "' qid='%" PRIu32 "' started='%" PRIu64 "'",
                 cfg->domid, in->start_time_usec);
+        if (in->vchan_dir) {
+                fputs(" vchan-dir='", f);
+                put_escaped(f, in->vchan_dir);
+                fputc('\'', f);
+        }
+        fputs("/>\n  </metadata>\n", f);
         fprintf(f, "  <memory unit='MiB'>%" PRIu32 "</memory>\n", cfg->maxmem_mb ?: cfg->memory_mb);
         fprintf(f, "  <currentMemory unit='MiB'>%" PRIu32 "</currentMemory>\n", cfg->memory_mb);
         fprintf(f, "  <vcpu>%" PRIu32 "</vcpu>\n", cfg->vcpus);

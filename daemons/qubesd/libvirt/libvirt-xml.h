@@ -20,6 +20,10 @@
  * /dev/virtio-ports/LIBVIRT_CONTROL_PORT; the host socket is
  * <vchan dir>/virtio.<domid>.512.sock. */
 #define LIBVIRT_CONTROL_PORT "org.odyssey.vchan.512"
+/* The port carrying every other vchan of the guest, between two
+ * odyssey-vchan-mux (daemons/qubesd/mux-launch.c); host socket
+ * <vchan dir>/virtio.<domid>.mux.sock. */
+#define LIBVIRT_MUX_PORT "org.odyssey.vchan.mux"
 
 /* Our metadata element (qid), so a re-adopted domain maps back to its qid. */
 #define LIBVIRT_METADATA_URI    "https://odyssey.invalid/xmlns/libvirt/1"
@@ -40,6 +44,8 @@ struct libvirt_xml_input {
         const struct hal_domain_config *cfg;
         enum libvirt_hv hv;
         const char *channel_socket;     /* host path of the control channel (not for Xen) */
+        const char *mux_socket;         /* host path of the data vchans' port (not for Xen) */
+        const char *vchan_dir;          /* kept in our metadata for a restarted qubesd; may be NULL */
         const char *console_log;        /* NULL: no log file */
         uint64_t start_time_usec;       /* CLOCK_REALTIME, kept in our metadata */
 };

@@ -89,7 +89,11 @@ int native_prepare_private(const struct native_config *c) {
 }
 
 int native_prepare_vchan_dir(const struct native_config *c) {
-        _cleanup_free_ char *parent = strdup(c->vchan_dir);
+        return native_prepare_vchan_dir_at(c->vchan_dir, c->busd_uid, c->domid);
+}
+
+int native_prepare_vchan_dir_at(const char *vchan_dir, uid_t busd_uid, uint32_t domid) {
+        _cleanup_free_ char *parent = strdup(vchan_dir);
         char *slash;
         int r;
 
@@ -104,11 +108,11 @@ int native_prepare_vchan_dir(const struct native_config *c) {
         }
         /* busd owns it (it connects to the agent's sockets in it), the domain's
          * root group may create sockets in it; nobody else may even look. */
-        r = mkdir_owned(c->vchan_dir, c->busd_uid, native_domain_uid(c->domid), 0770);
+        r = mkdir_owned(vchan_dir, busd_uid, native_domain_uid(domid), 0770);
         if (r < 0)
-                return log_error_errno(r, "Cannot prepare the vchan dir %s", c->vchan_dir);
-        r = native_remove_contents(c->vchan_dir);
+                return log_error_errno(r, "Cannot prepare the vchan dir %s", vchan_dir);
+        r = native_remove_contents(vchan_dir);
         if (r < 0)
-                log_warning_errno(r, "Cannot empty the vchan dir %s", c->vchan_dir);
+                log_warning_errno(r, "Cannot empty the vchan dir %s", vchan_dir);
         return 0;
 }

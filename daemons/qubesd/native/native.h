@@ -81,6 +81,10 @@ int native_role_uid_from_roles(const char *runtime_dir, const char *role, uid_t 
 /* busd's uid: "uid busd N" in RUNTIME/roles (a dev stack), else the owner of
  * RUNTIME/bus.sock, else the user odyssey-busd.  -ENOENT if none is known. */
 int native_busd_uid(const char *runtime_dir, uid_t *ret);
+/* A domain's vchan dir as busd's broker wants it, emptied: owned by busd,
+ * group the domain's (what domid's processes run as), 0770.  Also for the
+ * VM backends' guests, whose vchan mux runs as that uid (mux-launch.c). */
+int native_prepare_vchan_dir_at(const char *vchan_dir, uid_t busd_uid, uint32_t domid);
 
 /* Processes of a domain: the pids in cgroup.procs of `procs_path`, or when
  * that is NULL or unreadable every process in the pid namespace of

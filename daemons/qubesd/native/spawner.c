@@ -76,13 +76,8 @@ static _Noreturn void spawner_main(const char *monitor_program) {
                 struct cmsghdr header;
                 uint8_t space[CMSG_SPACE(sizeof(int))];
         } control;
-        sigset_t none;
 
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < _NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) signal(sig, SIG_DFL);
+        reset_signals();
         log_setup("odyssey-spawner");
         /* Monitors end before us, or after us under another parent: never wait. */
         (void) signal(SIGCHLD, SIG_IGN);

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Programs qubesd runs for a domain while it runs (helpers): its guid
+ * (gui-launch.c) and, for a QEMU guest, the host side of its data vchans,
+ * odyssey-vchan-mux (mux-launch.c).
+ *
+ * qubesd may not exec once sandboxed, so helpers are started by the
+ * launcher: a small unsandboxed child forked before the sandbox.  It takes
+ * datagrams "START\nKIND\nDOMID\nARG..." and "STOP\nKIND\nDOMID" (fields
+ * separated by newlines, KIND a number of enum helper_kind), forks a child
+ * that the kind's exec function turns into the helper (its own uid, no
+ * supplementary groups), reaps it and never restarts it: a helper that ended
+ * stays ended, logged; qubesd decides what comes next.  When qubesd goes, the
+ * launcher stops every helper and exits; a restarted qubesd starts them again
+ * for the domains it rediscovers.
+ */
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "native/native.h"
+#include "qubesd.h"
+
+#define LAUNCHER_FD 3
+#define LAUNCH_MSG_MAX 4096
+#define LAUNCH_ARGS_MAX 8
+
+static const struct {
+        const char *name;
+        helper_exec_fn exec;
+} helper_kinds[_HELPER_KIND_MAX] = {
+        [HELPER_GUID] = { "guid", gui_exec },
+        [HELPER_VCHAN_MUX] = { "vchan-mux", mux_exec },
+};
+
+/* The launcher's view of one helper. */
+struct helper_proc {
+        pid_t pid;
+        bool stopping;
+        char name[DOMAIN_NAME_MAX + 1];
+};
+
+struct launcher {
+        const struct launcher_config *config;
+        struct helper_proc procs[_HELPER_KIND_MAX][DOMAIN_QID_MAX + 1];
+};
+
+/* In the helper's child: what every helper starts from. */
+void helper_reset_process(void) {
+        reset_signals();
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 ||
+            syscall(SYS_close_range, (unsigned) STDERR_FILENO + 1, ~0U, 0U) < 0)
+                _exit(127);
+}
+
+int helper_become(uid_t uid, gid_t gid, const gid_t *extra_gid) {
+        if (setgroups(extra_gid ? 1 : 0, extra_gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+            setresuid(uid, uid, uid) < 0)
+                return -errno;
+        return 0;
+}
+
+static void start_helper(struct launcher *l, enum helper_kind kind, uint32_t domid, char **args, size_t n_args) {
+        struct helper_proc *h = &l->procs[kind][domid];
+        const char *what = helper_kinds[kind].name;
+
+        if (h->pid > 0) {
+                log_debug("%s already has its %s (pid %d)", args[0], what, (int) h->pid);
+                return;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                log_error_errno(errno, "%s: cannot fork its %s: %m", args[0], what);
+                return;
+        }
+        if (pid == 0) {
+                helper_reset_process();
+                helper_kinds[kind].exec(l->config, domid, args, n_args);
+        }
+        *h = (struct helper_proc) { .pid = pid };
+        snprintf(h->name, sizeof(h->name), "%s", args[0]);
+        log_info("%s: %s started (pid %d)", h->name, what, (int) pid);
+}
+
+static void reap_helpers(struct launcher *l) {
+        int status;
+        pid_t pid;
+
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+                for (size_t k = 0; k < _HELPER_KIND_MAX; k++)
+                        for (size_t i = 0; i <= DOMAIN_QID_MAX; i++) {
+                                struct helper_proc *h = &l->procs[k][i];
+                                const char *what = helper_kinds[k].name;
+
+                                if (h->pid != pid)
+                                        continue;
+                                if (h->stopping)
+                                        log_info("%s: %s stopped", h->name, what);
+                                else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                                        log_notice("%s: %s ended (the domain closed its end); not restarted",
+                                                   h->name, what);
+                                else
+                                        log_warning("%s: %s ended (%s %d: the domain misbehaved or it failed); "
+                                                    "not restarted", h->name, what,
+                                                    WIFEXITED(status) ? "status" : "signal",
+                                                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                                *h = (struct helper_proc) {};
+                        }
+}
+
+static void handle_request(struct launcher *l, char *untrusted_msg) {
+        char *fields[3 + LAUNCH_ARGS_MAX] = {};
+        uint32_t kind, domid;
+        size_t n = 0;
+
+        /* qubesd is trusted, but a garbled request still changes nothing */
+        for (char *p = untrusted_msg; p && n < ELEMENTSOF(fields); n++) {
+                fields[n] = p;
+                p = strchr(p, '\n');
+                if (p)
+                        *p++ = '\0';
+        }
+        if (n < 3 || parse_uint32(fields[1], &kind) < 0 || kind >= _HELPER_KIND_MAX ||
+            parse_uint32(fields[2], &domid) < 0 || domid == 0 || domid > DOMAIN_QID_MAX) {
+                log_error("Ignoring a malformed request");
+                return;
+        }
+        if (strcmp(fields[0], "START") == 0 && n > 3 && fields[3][0])
+                start_helper(l, kind, domid, fields + 3, n - 3);
+        else if (strcmp(fields[0], "STOP") == 0 && n == 3) {
+                struct helper_proc *h = &l->procs[kind][domid];
+                if (h->pid > 0 && !h->stopping) {
+                        h->stopping = true;
+                        (void) kill(h->pid, SIGTERM);
+                }
+        } else
+                log_error("Ignoring a malformed request");
+}
+
+static _Noreturn void launcher_main(struct launcher *l) {
+        char buf[LAUNCH_MSG_MAX + 1];
+        sigset_t mask;
+        int sig_fd;
+
+        log_setup("qubesd-launcher");
+        reset_signals();
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_SETMASK, &mask, NULL);
+        sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+        if (sig_fd < 0)
+                _exit(1);
+
+        for (;;) {
+                struct pollfd fds[] = {
+                        { .fd = LAUNCHER_FD, .events = POLLIN },
+                        { .fd = sig_fd, .events = POLLIN },
+                };
+                if (poll(fds, ELEMENTSOF(fds), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (fds[1].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        if (read(sig_fd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD)
+                                break;
+                        reap_helpers(l);
+                }
+                if (fds[0].revents) {
+                        ssize_t n = recv(LAUNCHER_FD, buf, LAUNCH_MSG_MAX, MSG_DONTWAIT);
+                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                                continue;
+                        if (n <= 0)
+                                break;  /* qubesd is gone */
+                        buf[n] = '\0';
+                        handle_request(l, buf);
+                }
+        }
+        for (size_t k = 0; k < _HELPER_KIND_MAX; k++)
+                for (size_t i = 0; i <= DOMAIN_QID_MAX; i++)
+                        if (l->procs[k][i].pid > 0)
+                                (void) kill(l->procs[k][i].pid, SIGTERM);
+        _exit(0);
+}
+
+int launcher_open(struct qubesd *q) {
+        int pair[2];
+        pid_t parent = getpid(), pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+                return log_error_errno(errno, "Cannot create the launcher's socket: %m");
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                close(pair[0]);
+                close(pair[1]);
+                return log_error_errno(r, "Cannot fork the launcher: %m");
+        }
+        if (pid == 0) {
+                static struct launcher l;       /* the child's own: large, not on the stack */
+
+                if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent ||
+                    dup2(pair[1], LAUNCHER_FD) < 0 ||
+                    syscall(SYS_close_range, (unsigned) LAUNCHER_FD + 1, ~0U, 0U) < 0)
+                        _exit(1);
+                l.config = &q->launcher_config;
+                launcher_main(&l);
+        }
+        close(pair[1]);
+        q->launcher_fd = pair[0];
+        q->launcher_pid = pid;
+        return 0;
+}
+
+void launcher_close(struct qubesd *q) {
+        if (q->launcher_fd >= 0)
+                close(q->launcher_fd);  /* the launcher stops the helpers and exits */
+        q->launcher_fd = -1;
+        if (q->launcher_pid > 0)
+                (void) waitpid(q->launcher_pid, NULL, 0);
+        q->launcher_pid = 0;
+}
+
+static void launcher_send(struct qubesd *q, const char *msg, size_t len) {
+        struct iovec iov = { .iov_base = (void *) msg, .iov_len = len };
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (sendmsg(q->launcher_fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                log_error_errno(errno, "Cannot reach the launcher: %m");
+}
+
+int launcher_start(struct qubesd *q, enum helper_kind kind, uint32_t domid, const char *const *args,
+                   size_t n_args) {
+        char msg[LAUNCH_MSG_MAX];
+        size_t len;
+        int n;
+
+        if (q->launcher_fd < 0)
+                return -ENOTCONN;
+        if (n_args == 0 || n_args > LAUNCH_ARGS_MAX)
+                return -EINVAL;
+        n = snprintf(msg, sizeof(msg), "START\n%d\n%" PRIu32, (int) kind, domid);
+        len = (size_t) n;
+        for (size_t i = 0; i < n_args; i++) {
+                if (strchr(args[i], '\n'))
+                        return -EINVAL;
+                n = snprintf(msg + len, sizeof(msg) - len, "\n%s", args[i]);
+                if (n < 0 || (size_t) n >= sizeof(msg) - len)
+                        return -ENAMETOOLONG;
+                len += (size_t) n;
+        }
+        launcher_send(q, msg, len);
+        return 0;
+}
+
+void launcher_stop(struct qubesd *q, enum helper_kind kind, uint32_t domid) {
+        char msg[64];
+
+        if (q->launcher_fd < 0)
+                return;
+        int n = snprintf(msg, sizeof(msg), "STOP\n%d\n%" PRIu32, (int) kind, domid);
+        launcher_send(q, msg, (size_t) n);
+}

@@ -1,0 +1,788 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * odyssey-vchan-mux as real processes: a host mux and a guest mux over a
+ * socketpair, each on its own vchan dir.  Real vchan servers and clients
+ * (the socket backend) on either side, many streams, a reader that does not
+ * read, a hostile guest speaking raw frames to the host, a host that goes
+ * and comes back, the host's seccomp filter.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "check-helpers.h"
+#include "util.h"
+#include "vchan-mux-helpers.h"
+#include "vchan-mux.h"
+#include "vchan.h"
+
+#define MIB (1024u * 1024u)
+
+/* Names as the two sides see them (guest domid 7). */
+#define GUEST_SERVES "vchan.7.3.513.sock"       /* a server of the guest, for domain 3 */
+#define HOST_SERVES "vchan.0.7.514.sock"        /* a server in the guest's host dir */
+
+static pid_t host_pid, guest_pid;
+
+static void setup(void) {
+        mux_setup();
+        mux_start_pair(&host_pid, &guest_pid);
+}
+
+static void teardown(void) {
+        mux_teardown();
+}
+
+static void expect_mirror(const char *dir, const char *name) {
+        ck_assert_msg(wait_for_file(mux_path(dir, name), true, MUX_WAIT_MS), "no mirror %s/%s", dir, name);
+}
+
+/* A real server in real_dir, once its mirror is in mirror_dir: the listener. */
+static int serve_mirrored(const char *real_dir, const char *mirror_dir, const char *name) {
+        int l = listen_at(real_dir, name);
+
+        expect_mirror(mirror_dir, name);
+        return l;
+}
+
+/* A client of the mirror, and the server's end of it. */
+static void open_relayed(int listener, const char *mirror_dir, const char *name, int *client, int *server) {
+        *client = connect_to(mirror_dir, name);
+        *server = accept_one(listener, MUX_WAIT_MS);
+        ck_assert_msg(*server >= 0, "no connection relayed to %s", name);
+}
+
+/* A real vchan server in the guest, a real vchan client on the host, 64 MiB
+ * each way through the vchan API. */
+static void vchan_exchange(struct vchan *a, struct vchan *b, uint64_t bytes) {
+        struct vchan *ends[2] = { a, b };
+        uint64_t sent[2] = { 0, 0 }, received[2] = { 0, 0 };
+        uint8_t *buf = malloc(65536);
+        long long deadline = (long long) (now_usec() / 1000) + MUX_WAIT_MS;
+
+        ck_assert_ptr_nonnull(buf);
+        vchan_set_blocking(a, false);
+        vchan_set_blocking(b, false);
+        while (received[0] < bytes || received[1] < bytes) {
+                struct pollfd pfd[2];
+                bool progress = false;
+
+                for (int e = 0; e < 2; e++) {
+                        ssize_t n;
+
+                        if (sent[e] < bytes) {
+                                size_t len = bytes - sent[e] < 65536 ? (size_t) (bytes - sent[e]) : 65536;
+                                for (size_t j = 0; j < len; j++)
+                                        buf[j] = pump_byte(sent[e] + j, (unsigned) e);
+                                n = vchan_write(ends[e], buf, len);
+                                ck_assert_int_ge(n, 0);
+                                sent[e] += (uint64_t) n;
+                                progress |= n > 0;
+                        }
+                        n = vchan_read(ends[e], buf, 65536);
+                        ck_assert_int_ge(n, 0);
+                        /* One check per chunk: libcheck's asserts are costly. */
+                        bool intact = true;
+                        for (ssize_t j = 0; j < n; j++)
+                                intact &= buf[j] == pump_byte(received[e] + (uint64_t) j, (unsigned) !e);
+                        ck_assert_msg(intact, "bad bytes after %llu", (unsigned long long) received[e]);
+                        received[e] += (uint64_t) n;
+                        progress |= n > 0;
+                }
+                ck_assert_msg((long long) (now_usec() / 1000) < deadline, "exchange stalled at %llu/%llu",
+                              (unsigned long long) received[0], (unsigned long long) received[1]);
+                /* Both ends' events every round: vchan_wait() moves the rings. */
+                for (int e = 0; e < 2; e++)
+                        pfd[e] = (struct pollfd) { .fd = vchan_fd_for_select(ends[e]), .events = POLLIN };
+                ck_assert_int_ge(poll(pfd, 2, progress ? 0 : 1000), 0);
+                for (int e = 0; e < 2; e++)
+                        if (pfd[e].revents & POLLIN)
+                                ck_assert_int_eq(vchan_wait(ends[e]), 0);
+        }
+        free(buf);
+}
+
+START_TEST(real_vchan_guest_server) {
+        struct vchan_endpoint server_ep = { .backend = VCHAN_SOCKET, .local_domid = MUX_GUEST_DOMID,
+                                            .remote_domid = 3, .port = 513, .socket_dir = mux_guest_dir };
+        struct vchan_endpoint client_ep = { .backend = VCHAN_SOCKET, .local_domid = 3,
+                                            .remote_domid = MUX_GUEST_DOMID, .port = 513, .socket_dir = mux_host_dir };
+        struct vchan *server = NULL, *client = NULL;
+        long long deadline = (long long) (now_usec() / 1000) + MUX_WAIT_MS;
+
+        ck_assert_int_eq(vchan_server_init(&server_ep, 0, 0, &server), 0);
+        expect_mirror(mux_host_dir, GUEST_SERVES);
+        ck_assert_int_eq(vchan_client_init(&client_ep, MUX_WAIT_MS, &client), 0);
+        vchan_set_blocking(server, false);
+        while (vchan_is_open(server) != VCHAN_CONNECTED) {
+                struct pollfd pfd = { .fd = vchan_fd_for_select(server), .events = POLLIN };
+                ck_assert_msg((long long) (now_usec() / 1000) < deadline, "server never saw its client");
+                (void) poll(&pfd, 1, 100);
+                ck_assert_int_eq(vchan_wait(server), 0);
+        }
+        vchan_exchange(server, client, 64 * (uint64_t) MIB);
+        vchan_close(client);
+        vchan_close(server);
+}
+END_TEST
+
+/* A real server in real_dir, a client of its mirror: `bytes` each way,
+ * each side shutting down its writing half after them; both EOFs arrive
+ * after exactly all bytes. */
+static void relay_both_ways(const char *real_dir, const char *mirror_dir, const char *name, uint64_t bytes) {
+        int l = serve_mirrored(real_dir, mirror_dir, name);
+        int c, s;
+
+        open_relayed(l, mirror_dir, name, &c, &s);
+        ck_assert(pump_pairs(1, &c, &s, bytes, 60000));
+        close(c);
+        close(s);
+        close(l);
+}
+
+/* The same with raw sockets (the socket backend's bytes). */
+START_TEST(raw_64mib_both_ways_with_half_close) {
+        relay_both_ways(mux_guest_dir, mux_host_dir, GUEST_SERVES, 64 * (uint64_t) MIB);
+}
+END_TEST
+
+/* One direction ends, the other goes on long after, then ends too. */
+START_TEST(half_close_each_direction) {
+        int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
+        int c, s;
+
+        for (int round = 0; round < 2; round++) {
+                open_relayed(l, mux_host_dir, GUEST_SERVES, &c, &s);
+                /* round 0: client speaks first and stops; round 1: server does */
+                ck_assert(pump_one_way(round ? s : c, round ? c : s, 3 * MIB, MUX_WAIT_MS));
+                ck_assert(pump_one_way(round ? c : s, round ? s : c, 3 * MIB, MUX_WAIT_MS));
+                close(c);
+                close(s);
+        }
+        close(l);
+}
+END_TEST
+
+START_TEST(fifty_streams_at_once) {
+        enum { N = 50 };
+        int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
+        int c[N], s[N];
+
+        for (int i = 0; i < N; i++)
+                c[i] = connect_to(mux_host_dir, GUEST_SERVES);
+        for (int i = 0; i < N; i++) {
+                s[i] = accept_one(l, MUX_WAIT_MS);
+                ck_assert_int_ge(s[i], 0);
+        }
+        /* Accept order need not be connect order: pair them by a tag. */
+        for (int i = 0; i < N; i++) {
+                uint8_t tag = (uint8_t) i;
+                ck_assert_int_eq(write(c[i], &tag, 1), 1);
+        }
+        int by_tag[N];
+        for (int i = 0; i < N; i++) {
+                uint8_t tag = 0xff;
+                struct pollfd pfd = { .fd = s[i], .events = POLLIN };
+                ck_assert_int_eq(poll(&pfd, 1, MUX_WAIT_MS), 1);
+                ck_assert_int_eq(read(s[i], &tag, 1), 1);
+                ck_assert_int_lt(tag, N);
+                by_tag[tag] = s[i];
+        }
+        ck_assert(pump_pairs(N, c, by_tag, 2 * MIB, 60000));
+        for (int i = 0; i < N; i++) {
+                close(c[i]);
+                close(s[i]);
+        }
+        close(l);
+}
+END_TEST
+
+START_TEST(reverse_direction) {
+        relay_both_ways(mux_host_dir, mux_guest_dir, HOST_SERVES, 8 * MIB);
+}
+END_TEST
+
+START_TEST(not_every_socket_is_announced) {
+        /* Wrong pattern, wrong role, a leading zero, not a socket: none mirrored. */
+        const char *names[] = { "vchan.3.7.513.sock", "vchan.7.7.513.sock", "vchan.7.03.513.sock", "other.sock" };
+        int fds[4];
+        int file = open(mux_path(mux_guest_dir, "vchan.7.4.513.sock"), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+
+        ck_assert_int_ge(file, 0);
+        close(file);
+        for (int i = 0; i < 4; i++)
+                fds[i] = listen_at(mux_guest_dir, names[i]);
+        /* A real one after them: once it is mirrored, the others had their turn. */
+        int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
+        for (int i = 0; i < 4; i++)
+                ck_assert_msg(!wait_for_file(mux_path(mux_host_dir, names[i]), true, 0), "%s mirrored", names[i]);
+        ck_assert(!wait_for_file(mux_path(mux_host_dir, "vchan.7.4.513.sock"), true, 0));
+        for (int i = 0; i < 4; i++)
+                close(fds[i]);
+        close(l);
+}
+END_TEST
+
+START_TEST(mirror_goes_with_the_real_one) {
+        int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
+        int r = serve_mirrored(mux_host_dir, mux_guest_dir, HOST_SERVES);
+        ck_assert_int_eq(unlink(mux_path(mux_guest_dir, GUEST_SERVES)), 0);
+        ck_assert(wait_for_file(mux_path(mux_host_dir, GUEST_SERVES), false, MUX_WAIT_MS));
+        ck_assert_int_eq(unlink(mux_path(mux_host_dir, HOST_SERVES)), 0);
+        ck_assert(wait_for_file(mux_path(mux_guest_dir, HOST_SERVES), false, MUX_WAIT_MS));
+        close(l);
+        close(r);
+}
+END_TEST
+
+START_TEST(stream_to_a_gone_server_is_closed) {
+        int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
+        int good = serve_mirrored(mux_guest_dir, mux_host_dir, "vchan.7.3.600.sock");
+        char byte;
+        int c, c2, s2;
+
+        close(l);       /* the file stays, nobody listens */
+        c = connect_to(mux_host_dir, GUEST_SERVES);
+        struct pollfd pfd = { .fd = c, .events = POLLIN };
+        ck_assert_int_eq(poll(&pfd, 1, MUX_WAIT_MS), 1);
+        ssize_t n = read(c, &byte, 1);
+        ck_assert_msg(n == 0 || (n < 0 && errno == ECONNRESET), "stream to a gone server stays open");
+        close(c);
+
+        /* Nothing else hurt. */
+        open_relayed(good, mux_host_dir, "vchan.7.3.600.sock", &c2, &s2);
+        ck_assert(pump_pairs(1, &c2, &s2, MIB, MUX_WAIT_MS));
+        ck_assert_int_eq(mux_wait_exit(host_pid, 0), -1);
+        close(c2);
+        close(s2);
+        close(good);
+}
+END_TEST
+
+/* A client that never reads 16 MiB: another stream still moves 16 MiB, and
+ * neither mux holds more than a few windows. */
+START_TEST(slow_reader_does_not_stall_others) {
+        int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
+        int slow_c, slow_s, c, s;
+        _cleanup_free_ uint8_t *chunk = calloc(1, 65536);
+        uint64_t pushed = 0;
+
+        open_relayed(l, mux_host_dir, GUEST_SERVES, &slow_c, &slow_s);
+        /* Fill everything between slow_s and slow_c (nobody reads slow_c). */
+        for (int idle = 0; idle < 50;) {
+                ssize_t n = send(slow_s, chunk, 65536, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n > 0) {
+                        pushed += (uint64_t) n;
+                        idle = 0;
+                        continue;
+                }
+                ck_assert_int_eq(errno, EAGAIN);
+                struct pollfd pfd = { .fd = slow_s, .events = POLLOUT };
+                if (poll(&pfd, 1, 10) == 0)
+                        idle++;
+        }
+        ck_assert_uint_gt(pushed, 256 * 1024);
+
+        open_relayed(l, mux_host_dir, GUEST_SERVES, &c, &s);
+        ck_assert(pump_pairs(1, &c, &s, 16 * MIB, MUX_WAIT_MS));
+        long host_rss = process_rss_kib(host_pid), guest_rss = process_rss_kib(guest_pid);
+        fprintf(stderr, "with a stalled stream: host mux RSS %ld KiB, guest mux RSS %ld KiB\n", host_rss, guest_rss);
+        ck_assert_msg(host_rss > 0 && host_rss < 16 * 1024, "host mux RSS %ld KiB", host_rss);
+        ck_assert_msg(guest_rss > 0 && guest_rss < 16 * 1024, "guest mux RSS %ld KiB", guest_rss);
+
+        /* The stalled stream lost nothing. */
+        uint64_t got = 0;
+        ck_assert_int_eq(shutdown(slow_s, SHUT_WR), 0);
+        for (;;) {
+                struct pollfd pfd = { .fd = slow_c, .events = POLLIN };
+                ck_assert_int_eq(poll(&pfd, 1, MUX_WAIT_MS), 1);
+                ssize_t n = read(slow_c, chunk, 65536);
+                ck_assert_int_ge(n, 0);
+                if (n == 0)
+                        break;
+                got += (uint64_t) n;
+        }
+        ck_assert_uint_eq(got, pushed);
+        close(slow_c);
+        close(slow_s);
+        close(c);
+        close(s);
+        close(l);
+}
+END_TEST
+
+START_TEST(host_is_sandboxed) {
+        int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
+
+        check_process_sandboxed(host_pid);
+        close(l);
+}
+END_TEST
+
+START_TEST(sigterm_removes_mirrors) {
+        int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
+        int r = serve_mirrored(mux_host_dir, mux_guest_dir, HOST_SERVES);
+        ck_assert_int_eq(kill(host_pid, SIGTERM), 0);
+        ck_assert_int_eq(mux_wait_exit(host_pid, MUX_WAIT_MS), 0);
+        ck_assert(!wait_for_file(mux_path(mux_host_dir, GUEST_SERVES), true, 0));
+        /* The guest (on --fd) sees the end and cleans up too. */
+        ck_assert_int_eq(mux_wait_exit(guest_pid, MUX_WAIT_MS), 0);
+        ck_assert(!wait_for_file(mux_path(mux_guest_dir, HOST_SERVES), true, 0));
+        close(l);
+        close(r);
+}
+END_TEST
+
+/* ---- a hostile guest ---- */
+
+struct hostile_case {
+        const char *what;
+        uint8_t frames[80];
+        size_t len;
+};
+
+static void put_frame(uint8_t *p, size_t *len, uint8_t type, uint8_t flags, uint16_t stream, uint32_t length,
+                      const void *payload, size_t payload_len) {
+        p[*len] = type;
+        p[*len + 1] = flags;
+        le16_store(p + *len + 2, stream);
+        le32_store(p + *len + 4, length);
+        if (payload_len)
+                memcpy(p + *len + 8, payload, payload_len);
+        *len += 8 + payload_len;
+}
+
+static int hostile_fd;
+static pid_t hostile_host;
+
+static void send_all(int fd, const void *p, size_t n) {
+        ck_assert_int_eq(write_full(fd, p, n), 0);
+}
+
+/* A host mux on a socketpair, its HELLO read: our end. */
+static int start_hostile_host(void) {
+        uint8_t hello[12];
+        int sv[2];
+
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        hostile_host = mux_spawn_host(sv[0]);
+        ck_assert_int_eq(read_full(sv[1], hello, sizeof(hello)), 0);
+        ck_assert_int_eq(hello[0], VMUX_HELLO);
+        ck_assert_int_eq(le32_load(hello + 8), VMUX_VERSION);
+        return sv[1];
+}
+
+static void hostile_setup(void) {
+        uint8_t frames[64];
+        size_t len = 0;
+
+        mux_setup();
+        hostile_fd = start_hostile_host();
+        uint8_t version[4];
+        le32_store(version, VMUX_VERSION);
+        put_frame(frames, &len, VMUX_HELLO, 0, 0, 4, version, 4);
+        put_frame(frames, &len, VMUX_LISTEN, 0, 0, strlen(GUEST_SERVES), GUEST_SERVES, strlen(GUEST_SERVES));
+        send_all(hostile_fd, frames, len);
+        expect_mirror(mux_host_dir, GUEST_SERVES);
+}
+
+static void hostile_teardown(void) {
+        if (hostile_fd >= 0)
+                close(hostile_fd);
+        hostile_fd = -1;
+        mux_teardown();
+}
+
+static void expect_host_refused(const char *what) {
+        char log[PATH_MAX];
+        int status;
+
+        snprintf(log, sizeof(log), "%s/host.log", mux_tmp);
+        status = mux_wait_exit(hostile_host, MUX_WAIT_MS);
+        ck_assert_msg(status > 0 && status < 128, "%s: host mux exit status %d", what, status);
+        ck_assert_msg(!wait_for_file(mux_path(mux_host_dir, GUEST_SERVES), true, 0), "%s: mirror left", what);
+        ck_assert_msg(file_contains(log, "Protocol violation"), "%s: no reason logged", what);
+}
+
+#define N_NAMED_CASES 8
+
+static void named_case(int i, uint8_t *p, size_t *len, const char **what) {
+        static const uint8_t garbage[] = "GET / HTTP/1.1\r\n\r\n";
+        uint8_t four[4] = { 1, 0, 0, 0 };
+
+        switch (i) {
+        case 0:
+                *what = "bad name";
+                put_frame(p, len, VMUX_LISTEN, 0, 0, 19, "vchan.7.3.0513.sock", 19);
+                break;
+        case 1:
+                *what = "wrong domid";
+                put_frame(p, len, VMUX_LISTEN, 0, 0, 18, "vchan.8.3.513.sock", 18);
+                break;
+        case 2:
+                *what = "oversize length";
+                put_frame(p, len, VMUX_DATA, 0, 1, VMUX_DATA_MAX + 1, NULL, 0);
+                break;
+        case 3:
+                *what = "unknown type";
+                put_frame(p, len, 99, 0, 0, 0, NULL, 0);
+                break;
+        case 4:
+                *what = "nonzero flags";
+                put_frame(p, len, VMUX_CLOSE, 1, 1, 0, NULL, 0);
+                break;
+        case 5:
+                *what = "data for an unknown stream";
+                put_frame(p, len, VMUX_DATA, 0, 3, 4, four, 4);
+                break;
+        case 6:
+                *what = "garbage";
+                memcpy(p, garbage, sizeof(garbage));
+                *len = sizeof(garbage);
+                break;
+        case 7:
+                *what = "LISTEN of an existing mirror";
+                put_frame(p, len, VMUX_LISTEN, 0, 0, strlen(GUEST_SERVES), GUEST_SERVES, strlen(GUEST_SERVES));
+                break;
+        }
+}
+
+START_TEST(hostile_frame) {
+        uint8_t frames[128];
+        size_t len = 0;
+        const char *what = NULL;
+
+        named_case(_i, frames, &len, &what);
+        send_all(hostile_fd, frames, len);
+        expect_host_refused(what);
+}
+END_TEST
+
+START_TEST(hostile_open_with_host_parity) {
+        uint8_t frames[64];
+        size_t len = 0;
+        int l = listen_at(mux_host_dir, HOST_SERVES);
+
+        put_frame(frames, &len, VMUX_OPEN, 0, 2, strlen(HOST_SERVES), HOST_SERVES, strlen(HOST_SERVES));
+        send_all(hostile_fd, frames, len);
+        expect_host_refused("OPEN of an even stream");
+        close(l);
+}
+END_TEST
+
+START_TEST(hostile_data_past_credit) {
+        _cleanup_free_ uint8_t *frame = calloc(1, VMUX_FRAME_MAX);
+        uint8_t open[64];
+        size_t len = 0;
+        int l = listen_at(mux_host_dir, HOST_SERVES);
+
+        put_frame(open, &len, VMUX_OPEN, 0, 1, strlen(HOST_SERVES), HOST_SERVES, strlen(HOST_SERVES));
+        send_all(hostile_fd, open, len);
+        /* Nobody accepts on l, and we read none of the host's CREDIT: once
+         * the socket's buffer and the window are full, the next DATA is past
+         * the credit the host granted.  (Sending stops when the host is gone.) */
+        len = 0;
+        put_frame(frame, &len, VMUX_DATA, 0, 1, VMUX_DATA_MAX, frame + 8, 0);
+        for (unsigned i = 0; i < 64; i++)
+                if (write_full(hostile_fd, frame, VMUX_FRAME_MAX) < 0)
+                        break;
+        expect_host_refused("DATA past credit");
+        ck_assert(file_contains(mux_path(mux_tmp, "host.log"), "past the granted credit"));
+        close(l);
+}
+END_TEST
+
+START_TEST(hostile_frame_before_hello) {
+        uint8_t frames[64];
+        size_t len = 0;
+        int fd;
+
+        mux_setup();
+        fd = start_hostile_host();
+        put_frame(frames, &len, VMUX_LISTEN, 0, 0, strlen(GUEST_SERVES), GUEST_SERVES, strlen(GUEST_SERVES));
+        send_all(fd, frames, len);
+        int status = mux_wait_exit(hostile_host, MUX_WAIT_MS);
+        ck_assert_msg(status > 0 && status < 128, "exit status %d", status);
+        ck_assert(file_contains(mux_path(mux_tmp, "host.log"), "before HELLO"));
+        close(fd);
+        mux_teardown();
+}
+END_TEST
+
+/* Random, mostly well-formed frames after HELLO (names of either side,
+ * small stream ids of both parities, lengths right or off by one): the host
+ * mux refuses or survives, never crashes, and leaves no mirror behind. */
+START_TEST(hostile_random_frames) {
+        static const char *const names[] = { GUEST_SERVES, HOST_SERVES, "vchan.7.4.600.sock", "vchan.8.7.1.sock" };
+        _cleanup_free_ uint8_t *buf = malloc(1 << 20);
+        uint32_t seed = 0x9e3779b9u * (uint32_t) (_i + 1);
+        size_t len = 0;
+        int l = listen_at(mux_host_dir, HOST_SERVES);
+
+        ck_assert_ptr_nonnull(buf);
+        for (int k = 0; k < 200 && len < (1 << 20) - VMUX_FRAME_MAX; k++) {
+                seed = seed * 1103515245u + 12345u;
+                uint8_t type = (uint8_t) (1 + (seed >> 16) % 8);
+                uint16_t stream = (uint16_t) ((seed >> 8) % 6);
+                const char *name = names[(seed >> 4) % 4];
+                uint8_t four[4];
+                le32_store(four, 1 + (seed >> 20) % VMUX_WINDOW);
+                switch (type) {
+                case VMUX_LISTEN: case VMUX_UNLISTEN: case VMUX_OPEN:
+                        put_frame(buf, &len, type, 0, type == VMUX_OPEN ? stream : 0, strlen(name), name, strlen(name));
+                        break;
+                case VMUX_DATA: {
+                        uint32_t n = 1 + (seed >> 12) % 70000;
+                        if (n > VMUX_DATA_MAX && (seed & 1))
+                                n = VMUX_DATA_MAX;
+                        put_frame(buf, &len, type, 0, stream, n, NULL, 0);
+                        len += n <= VMUX_DATA_MAX ? n : 0;
+                        break;
+                }
+                case VMUX_HELLO: case VMUX_CREDIT:
+                        put_frame(buf, &len, type, 0, type == VMUX_HELLO ? 0 : stream, 4, four, 4);
+                        break;
+                default:
+                        put_frame(buf, &len, type, 0, stream, 0, NULL, 0);
+                }
+        }
+        for (size_t off = 0; off < len;) {
+                ssize_t n = send(hostile_fd, buf + off, len - off, MSG_NOSIGNAL);
+                if (n <= 0)
+                        break;  /* refused and gone */
+                off += (size_t) n;
+        }
+        close(hostile_fd);
+        hostile_fd = -1;
+        int status = mux_wait_exit(hostile_host, MUX_WAIT_MS);
+        ck_assert_msg(status == 0 || status == 1, "host mux ended with %d", status);
+        ck_assert(!wait_for_file(mux_path(mux_host_dir, GUEST_SERVES), true, 0));
+        ck_assert(!wait_for_file(mux_path(mux_host_dir, "vchan.7.4.600.sock"), true, 0));
+        close(l);
+}
+END_TEST
+
+/* ---- the guest keeps going when its host comes and goes ---- */
+
+START_TEST(guest_waits_for_host_again) {
+        char domid[16], log[PATH_MAX];
+        int transport = listen_at(mux_tmp, "vchan.0.0.1.sock");      /* any name: a "chardev" */
+        int real = listen_at(mux_guest_dir, GUEST_SERVES);
+
+        snprintf(domid, sizeof(domid), "%d", MUX_GUEST_DOMID);
+        snprintf(log, sizeof(log), "%s/guest.log", mux_tmp);
+        const char *args[] = { "--side", "guest", "--domid", domid, "--dir", mux_guest_dir, "--connect",
+                               mux_path(mux_tmp, "vchan.0.0.1.sock"), NULL };
+        pid_t guest = mux_spawn(args, -1, log);
+
+        for (int round = 0; round < 3; round++) {
+                int conn = accept_one(transport, MUX_WAIT_MS);
+                ck_assert_msg(conn >= 0, "round %d: the guest did not connect", round);
+                pid_t host = mux_spawn_host(conn);
+
+                int c, s;
+                expect_mirror(mux_host_dir, GUEST_SERVES);
+                open_relayed(real, mux_host_dir, GUEST_SERVES, &c, &s);
+                ck_assert(pump_pairs(1, &c, &s, MIB, MUX_WAIT_MS));
+                close(c);
+                close(s);
+
+                ck_assert_int_eq(kill(host, SIGTERM), 0);
+                ck_assert_int_eq(mux_wait_exit(host, MUX_WAIT_MS), 0);
+                ck_assert(!wait_for_file(mux_path(mux_host_dir, GUEST_SERVES), true, 0));
+        }
+        ck_assert_int_eq(mux_wait_exit(guest, 0), -1);  /* still there, waiting */
+        close(transport);
+        close(real);
+}
+END_TEST
+
+/* $VCHAN_MUX_ONLY=name runs that test alone (for debugging). */
+static bool wanted(const char *name) {
+        const char *only = getenv("VCHAN_MUX_ONLY");
+        return !only || strcmp(only, name) == 0;
+}
+#define ADD(tc, t) do { if (wanted(#t)) tcase_add_test(tc, t); } while (0)
+
+/* A host that sends garbage: the guest drops it, connects again, and
+ * serves the next (real) host. */
+START_TEST(guest_survives_a_garbage_host) {
+        char domid[16], path[PATH_MAX];
+        int transport = listen_at(mux_tmp, "chardev.sock");
+        int real = listen_at(mux_guest_dir, GUEST_SERVES);
+        uint8_t hello[12];
+        static const char garbage[] = "\x01\x00\x00\x00\x04\x00\x00\x00\x01\x00\x00\x00GARBAGE GARBAGE";
+
+        snprintf(domid, sizeof(domid), "%d", MUX_GUEST_DOMID);
+        snprintf(path, sizeof(path), "%s", mux_path(mux_tmp, "chardev.sock"));   /* mux_path()'s buffer is reused */
+        const char *args[] = { "--side", "guest", "--domid", domid, "--dir", mux_guest_dir, "--connect", path, NULL };
+        pid_t guest = mux_spawn(args, -1, mux_path(mux_tmp, "guest.log"));
+
+        int bad = accept_one(transport, MUX_WAIT_MS);
+        ck_assert_int_ge(bad, 0);
+        ck_assert_int_eq(fcntl(bad, F_SETFL, 0), 0);
+        ck_assert_int_eq(read_full(bad, hello, sizeof(hello)), 0);
+        send_all(bad, garbage, sizeof(garbage) - 1);
+        /* It hangs up on us and comes back. */
+        int good = accept_one(transport, MUX_WAIT_MS);
+        ck_assert_msg(good >= 0, "the guest did not come back");
+        close(bad);
+        mux_spawn_host(good);
+        int c, s;
+        expect_mirror(mux_host_dir, GUEST_SERVES);
+        open_relayed(real, mux_host_dir, GUEST_SERVES, &c, &s);
+        ck_assert(pump_pairs(1, &c, &s, MIB, MUX_WAIT_MS));
+        ck_assert_int_eq(mux_wait_exit(guest, 0), -1);
+        ck_assert(file_contains(mux_path(mux_tmp, "guest.log"), "Protocol violation by the host"));
+        close(c);
+        close(s);
+        close(transport);
+        close(real);
+}
+END_TEST
+
+/* ---- the host's transport by --connect ---- */
+
+START_TEST(host_connect_waits_for_the_socket) {
+        char domid[16], path[PATH_MAX];
+        uint8_t hello[12];
+
+        snprintf(domid, sizeof(domid), "%d", MUX_GUEST_DOMID);
+        snprintf(path, sizeof(path), "%s", mux_path(mux_tmp, "chardev.sock"));
+        const char *args[] = { "--side", "host", "--domid", domid, "--dir", mux_host_dir, "--connect", path, NULL };
+        pid_t host = mux_spawn(args, -1, mux_path(mux_tmp, "host.log"));
+
+        /* Not there yet: the host keeps trying (it has not given up either). */
+        ck_assert_int_eq(mux_wait_exit(host, 300), -1);
+        int l = listen_at(mux_tmp, "chardev.sock");
+        int fd = accept_one(l, MUX_WAIT_MS);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(fcntl(fd, F_SETFL, 0), 0);
+        ck_assert_int_eq(read_full(fd, hello, sizeof(hello)), 0);
+        ck_assert_int_eq(hello[0], VMUX_HELLO);
+        close(fd);      /* QEMU gone: the host side ends, status 0 */
+        ck_assert_int_eq(mux_wait_exit(host, MUX_WAIT_MS), 0);
+        close(l);
+}
+END_TEST
+
+START_TEST(host_connect_gives_up) {
+        char domid[16], path[PATH_MAX];
+
+        snprintf(domid, sizeof(domid), "%d", MUX_GUEST_DOMID);
+        snprintf(path, sizeof(path), "%s", mux_path(mux_tmp, "nothing.sock"));
+        const char *args[] = { "--side", "host", "--domid", domid, "--dir", mux_host_dir, "--connect", path,
+                               "--timeout", "1", NULL };
+        pid_t host = mux_spawn(args, -1, mux_path(mux_tmp, "host.log"));
+
+        ck_assert_int_eq(mux_wait_exit(host, MUX_WAIT_MS), 1);
+        ck_assert(file_contains(mux_path(mux_tmp, "host.log"), "Timed out"));
+}
+END_TEST
+
+/* ---- limits ---- */
+
+/* The host opens at most VMUX_STREAMS_MAX streams; one more connection is
+ * refused (closed) and the rest carry on; once one ends, a new one works. */
+START_TEST(stream_cap) {
+        enum { N = VMUX_STREAMS_MAX };
+        int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
+        static int c[N], srv[N];
+        int extra, s;
+        char byte = 'x';
+
+        for (int i = 0; i < N; i++) {
+                c[i] = connect_to(mux_host_dir, GUEST_SERVES);
+                /* Accept as they come: the real server's backlog is short. */
+                srv[i] = accept_one(l, MUX_WAIT_MS);
+                ck_assert_msg(srv[i] >= 0, "stream %d not relayed", i);
+        }
+        extra = connect_to(mux_host_dir, GUEST_SERVES);
+        struct pollfd pfd = { .fd = extra, .events = POLLIN };
+        ck_assert_int_eq(poll(&pfd, 1, MUX_WAIT_MS), 1);
+        ssize_t n = read(extra, &byte, 1);
+        ck_assert_msg(n == 0 || (n < 0 && errno == ECONNRESET), "stream past the cap was not refused");
+        close(extra);
+        ck_assert(file_contains(mux_path(mux_tmp, "host.log"), "Refusing a connection"));
+
+        /* One ends (both ways), then a new one is relayed. */
+        close(c[0]);
+        close(srv[0]);
+        for (long long deadline = (long long) (now_usec() / 1000) + MUX_WAIT_MS;;) {
+                extra = connect_to(mux_host_dir, GUEST_SERVES);
+                s = accept_one(l, 200);
+                if (s >= 0)
+                        break;
+                close(extra);
+                ck_assert_msg((long long) (now_usec() / 1000) < deadline, "no stream after one ended");
+        }
+        ck_assert(pump_pairs(1, &extra, &s, 64 * 1024, MUX_WAIT_MS));
+        close(extra);
+        close(s);
+        for (int i = 1; i < N; i++) {
+                close(c[i]);
+                close(srv[i]);
+        }
+        close(l);
+}
+END_TEST
+
+static Suite *vchan_mux_suite(void) {
+        Suite *s = suite_create("vchan-mux");
+        TCase *tc;
+
+        tc = tcase_create("relay");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 120);
+        ADD(tc, real_vchan_guest_server);
+        ADD(tc, raw_64mib_both_ways_with_half_close);
+        ADD(tc, half_close_each_direction);
+        ADD(tc, fifty_streams_at_once);
+        ADD(tc, reverse_direction);
+        ADD(tc, not_every_socket_is_announced);
+        ADD(tc, mirror_goes_with_the_real_one);
+        ADD(tc, stream_to_a_gone_server_is_closed);
+        ADD(tc, slow_reader_does_not_stall_others);
+        ADD(tc, host_is_sandboxed);
+        ADD(tc, sigterm_removes_mirrors);
+        ADD(tc, stream_cap);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("hostile-guest");
+        tcase_add_checked_fixture(tc, hostile_setup, hostile_teardown);
+        tcase_set_timeout(tc, 60);
+        if (wanted("hostile_frame"))
+                tcase_add_loop_test(tc, hostile_frame, 0, N_NAMED_CASES);
+        ADD(tc, hostile_open_with_host_parity);
+        ADD(tc, hostile_data_past_credit);
+        if (wanted("hostile_random_frames"))
+                tcase_add_loop_test(tc, hostile_random_frames, 0, 20);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("hostile-guest-raw");
+        tcase_set_timeout(tc, 60);
+        ADD(tc, hostile_frame_before_hello);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("reconnect");
+        tcase_add_checked_fixture(tc, mux_setup, mux_teardown);
+        tcase_set_timeout(tc, 60);
+        ADD(tc, guest_waits_for_host_again);
+        ADD(tc, guest_survives_a_garbage_host);
+        ADD(tc, host_connect_waits_for_the_socket);
+        ADD(tc, host_connect_gives_up);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        return check_run_suite(vchan_mux_suite());
+}
