@@ -9,7 +9,7 @@
  *
  * Scenarios: normal, or-fullscreen, offscreen, oversize, title-escapes,
  * flood, bad-length, unknown-window, double-create, huge-dump, unsealed,
- * clipboard-header-bomb, bad-flags.
+ * clipboard-header-bomb, bad-flags, window-flood, pixel-flood.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -117,6 +117,18 @@ static void dump(uint32_t window, uint32_t w, uint32_t h, uint32_t color, bool s
         send_words(GUI_MSG_WINDOW_DUMP, window, 4, words);
 }
 
+/* A sealed buffer of w x h pixels never written: it costs no memory. */
+static void sparse_dump(uint32_t window, uint32_t w, uint32_t h) {
+        int fd = memfd_create("fake-window", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0 || ftruncate(fd, (off_t) w * h * 4) < 0 ||
+            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+                die("memfd", -errno);
+        send_fd(window, fd);
+        close(fd);
+        uint32_t words[] = { GUI_DUMP_MEMFD, w, h, 32 };
+        send_words(GUI_MSG_WINDOW_DUMP, window, 4, words);
+}
+
 static void title(uint32_t window, const char *t) {
         struct gui_msg m = { .type = GUI_MSG_WMNAME, .window = window };
         strncpy(m.u.title, t, sizeof(m.u.title));
@@ -192,6 +204,18 @@ static void play(const char *scenario, uint32_t fill, uint32_t domid) {
                 le32_store(hdr + 4, WIN);
                 le32_store(hdr + 8, 0x7fffffff);
                 put(hdr, sizeof(hdr));
+        } else if (strcmp(scenario, "window-flood") == 0) {
+                /* windows without end: guid stops at its limit */
+                show(WIN, 50, 50, 100, 100, fill, 0);
+                for (uint32_t i = 1; i <= 100000; i++)
+                        create(WIN + i, 50 + (int32_t) (i % 500), 50 + (int32_t) (i % 400), 10, 10, 0);
+        } else if (strcmp(scenario, "pixel-flood") == 0) {
+                /* half-largest buffers (192 MiB, sparse: nothing is touched) without end */
+                show(WIN, 50, 50, 100, 100, fill, 0);
+                for (uint32_t i = 1; i <= 64; i++) {
+                        create(WIN + i, 50, 50, 100, 100, 0);
+                        sparse_dump(WIN + i, GUI_MAX_WINDOW_WIDTH / 2, GUI_MAX_WINDOW_HEIGHT);
+                }
         } else if (strcmp(scenario, "bad-flags") == 0) {
                 show(WIN, 50, 50, 100, 100, fill, 0);
                 uint32_t flags[] = { GUI_FLAG_FULLSCREEN, GUI_FLAG_FULLSCREEN };

@@ -6,7 +6,9 @@
 # work.  qrexec-policyd asks qubesd, qubesd's ask relay asks the dialog; the
 # user's answer, given with xdotool, decides where the call goes:
 # Down+Enter -> work, a click on Allow -> vault, Escape / the window closed /
-# the timeout -> refused (126).
+# the timeout -> refused (126).  Each target shows its label color (vault
+# orange, work purple: colors the dialog uses for nothing else), and the
+# dialog runs under seccomp.
 set -uo pipefail
 
 build=${ODYSSEY_BUILDDIR:?run through make check}
@@ -55,7 +57,7 @@ export QUBES_ADMIN_ADDRESS="unix:path=$root/run/admin.sock"
 
 "$ctl" create debian --class TemplateVM --label black >/dev/null || die "create template"
 "$ctl" global-prefs default_template debian || die "default_template"
-for spec in work:blue personal:green vault:black; do
+for spec in work:purple personal:green vault:orange; do
         "$ctl" create "${spec%%:*}" --class AppVM --label "${spec##*:}" >/dev/null || die "create $spec"
 done
 cat >"$root/etc/policy.d/10-test.policy" <<'EOF'
@@ -152,6 +154,14 @@ if sys.argv[2] == "colors":
 elif sys.argv[2] == "has":          # has COLOR: 0 if some pixel has exactly that color
     c = int(sys.argv[3], 16)
     sys.exit(0 if any(at(x, y) == c for y in range(height) for x in range(width)) else 1)
+elif sys.argv[2] == "count":        # count COLOR: how many pixels have exactly that color
+    c = int(sys.argv[3], 16)
+    print(sum(1 for y in range(height) for x in range(width) if at(x, y) == c))
+elif sys.argv[2] == "rows":         # rows COLOR: the first and last row with that color
+    c = int(sys.argv[3], 16)
+    ys = [y for y in range(height) if any(at(x, y) == c for x in range(width))]
+    if not ys: sys.exit(1)
+    print(ys[0], ys[-1])
 elif sys.argv[2] == "center":       # center COLOR: the middle of the pixels of that color
     c = int(sys.argv[3], 16)
     pts = [(x, y) for y in range(height) for x in range(width) if at(x, y) == c]
@@ -164,6 +174,20 @@ python3 "$tmp/xwd.py" "$tmp/dialog.xwd" has 2e3436 && python3 "$tmp/xwd.py" "$tm
         && python3 "$tmp/xwd.py" "$tmp/dialog.xwd" has a40000 && python3 "$tmp/xwd.py" "$tmp/dialog.xwd" has 3465a4 \
         && ok "the screenshot has the header, Allow, Deny and the selected row" \
         || fail "the screenshot lacks the header, a button or the selection"
+# each target's label color, a swatch of the same size; vault's in the selected row (the default)
+n_orange=$(python3 "$tmp/xwd.py" "$tmp/dialog.xwd" count f57900)
+n_purple=$(python3 "$tmp/xwd.py" "$tmp/dialog.xwd" count 75507b)
+read -r sel_top sel_bottom < <(python3 "$tmp/xwd.py" "$tmp/dialog.xwd" rows 3465a4)
+read -r or_top or_bottom < <(python3 "$tmp/xwd.py" "$tmp/dialog.xwd" rows f57900)
+if [ "${n_orange:-0}" -ge 25 ] && [ "$n_orange" = "${n_purple:-0}" ] &&
+   [ "${or_top:-0}" -gt "${sel_top:-0}" ] && [ "${or_bottom:-0}" -lt "${sel_bottom:-0}" ]; then
+        ok "each target shows its label color (vault orange in the selected row, work purple)"
+else
+        fail "label colors: $n_orange orange, $n_purple purple pixels;" \
+             "orange rows $or_top-$or_bottom, selection $sel_top-$sel_bottom"
+fi
+[ "$(awk '/^Seccomp:/ {print $2}' /proc/"$dialog_pid"/status)" = 2 ] && ok "the dialog runs under seccomp" \
+        || fail "the dialog is not in its seccomp sandbox: $(grep -E '^Seccomp:' /proc/"$dialog_pid"/status)"
 
 xdotool windowfocus --sync "$W" 2>/dev/null
 xdotool key Down Return

@@ -172,11 +172,17 @@ wait_for 20 sh -c "'$PROBE' info $X | grep -qx 'title \[flood\] flood done'" || 
 ok "hostile geometry, titles and floods are clamped, sanitised, absorbed"
 
 # --- hostile agents: violations end that guid only ---
-for scenario in bad-length unknown-window double-create huge-dump unsealed clipboard-header-bomb bad-flags; do
+for scenario in bad-length unknown-window double-create huge-dump unsealed clipboard-header-bomb bad-flags \
+                window-flood pixel-flood; do
         start_domain "$scenario" 20 red "$scenario"
         wait_exit "$GUID_PID"
         [ "$CODE" = 1 ] || fail "guid did not stop on $scenario (exit $CODE)"
 done
+# the floods end at guid's limits, not before: 512 windows, 384 MiB of buffers (on this 1280x1024 screen)
+grep -q 'window-flood created more than 512 windows' "$T/guid-window-flood.log" || fail "window limit"
+grep -q 'pixel-flood asked for 385 MiB of window buffers, more than 384 MiB' "$T/guid-pixel-flood.log" \
+        || fail "pixel memory limit"
+[ "$("$PROBE" count window-flood)" = 0 ] || fail "the window flood left windows behind"
 kill -0 "$WORK_GUID" && kill -0 "$PERSONAL_GUID" || fail "another domain's guid died"
 "$PROBE" frame "$W" 0x3465a4 || fail "work's window after the hostile agents"
 xdotool windowfocus --sync "$W"

@@ -134,6 +134,18 @@ START_TEST(real_vchan_guest_server) {
 }
 END_TEST
 
+/* A client of the mirror: the mux closes its stream (EOF or reset). */
+static void expect_closed_stream(const char *mirror_dir, const char *name, const char *why) {
+        int c = connect_to(mirror_dir, name);
+        struct pollfd pfd = { .fd = c, .events = POLLIN };
+        char byte;
+
+        ck_assert_int_eq(poll(&pfd, 1, MUX_WAIT_MS), 1);
+        ssize_t n = read(c, &byte, 1);
+        ck_assert_msg(n == 0 || (n < 0 && errno == ECONNRESET), "%s", why);
+        close(c);
+}
+
 /* A real server in real_dir, a client of its mirror: `bytes` each way,
  * each side shutting down its writing half after them; both EOFs arrive
  * after exactly all bytes. */
@@ -246,16 +258,10 @@ END_TEST
 START_TEST(stream_to_a_gone_server_is_closed) {
         int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
         int good = serve_mirrored(mux_guest_dir, mux_host_dir, "vchan.7.3.600.sock");
-        char byte;
-        int c, c2, s2;
+        int c2, s2;
 
         close(l);       /* the file stays, nobody listens */
-        c = connect_to(mux_host_dir, GUEST_SERVES);
-        struct pollfd pfd = { .fd = c, .events = POLLIN };
-        ck_assert_int_eq(poll(&pfd, 1, MUX_WAIT_MS), 1);
-        ssize_t n = read(c, &byte, 1);
-        ck_assert_msg(n == 0 || (n < 0 && errno == ECONNRESET), "stream to a gone server stays open");
-        close(c);
+        expect_closed_stream(mux_host_dir, GUEST_SERVES, "stream to a gone server stays open");
 
         /* Nothing else hurt. */
         open_relayed(good, mux_host_dir, "vchan.7.3.600.sock", &c2, &s2);
@@ -697,7 +703,6 @@ START_TEST(stream_cap) {
         int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
         static int c[N], srv[N];
         int extra, s;
-        char byte = 'x';
 
         for (int i = 0; i < N; i++) {
                 c[i] = connect_to(mux_host_dir, GUEST_SERVES);
@@ -705,12 +710,7 @@ START_TEST(stream_cap) {
                 srv[i] = accept_one(l, MUX_WAIT_MS);
                 ck_assert_msg(srv[i] >= 0, "stream %d not relayed", i);
         }
-        extra = connect_to(mux_host_dir, GUEST_SERVES);
-        struct pollfd pfd = { .fd = extra, .events = POLLIN };
-        ck_assert_int_eq(poll(&pfd, 1, MUX_WAIT_MS), 1);
-        ssize_t n = read(extra, &byte, 1);
-        ck_assert_msg(n == 0 || (n < 0 && errno == ECONNRESET), "stream past the cap was not refused");
-        close(extra);
+        expect_closed_stream(mux_host_dir, GUEST_SERVES, "stream past the cap was not refused");
         ck_assert(file_contains(mux_path(mux_tmp, "host.log"), "Refusing a connection"));
 
         /* One ends (both ways), then a new one is relayed. */
@@ -731,6 +731,56 @@ START_TEST(stream_cap) {
                 close(c[i]);
                 close(srv[i]);
         }
+        close(l);
+}
+END_TEST
+
+/* A host mux out of fds stops accepting (no busy loop on a queued
+ * connection), and serves the queued connections as streams end. */
+START_TEST(out_of_fds_waits_for_a_free_one) {
+        enum { N = 60 };
+        char domid[16], guest_log[PATH_MAX];
+        int sv[2], c[N], done = 0;
+
+        snprintf(domid, sizeof(domid), "%d", MUX_GUEST_DOMID);
+        snprintf(guest_log, sizeof(guest_log), "%s", mux_path(mux_tmp, "guest.log"));
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        const char *host_args[] = { "--side", "host", "--domid", domid, "--dir", mux_host_dir, NULL };
+        const char *guest_args[] = { "--side", "guest", "--domid", domid, "--dir", mux_guest_dir, NULL };
+        pid_t host = mux_spawn_limited(host_args, sv[0], mux_path(mux_tmp, "host.log"), 40);
+        mux_spawn(guest_args, sv[1], guest_log);
+        close(sv[0]);
+        close(sv[1]);
+
+        int l = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
+        for (int i = 0; i < N; i++) {
+                uint8_t tag = (uint8_t) i;
+                c[i] = connect_to(mux_host_dir, GUEST_SERVES);
+                ck_assert_int_eq(write(c[i], &tag, 1), 1);
+        }
+        /* Nothing ends before the host ran out of fds. */
+        long long deadline = (long long) (now_usec() / 1000) + MUX_WAIT_MS;
+        while (!file_contains(mux_path(mux_tmp, "host.log"), "Not accepting on mirror")) {
+                ck_assert_msg((long long) (now_usec() / 1000) < deadline, "the host never ran out of fds");
+                usleep(10000);
+        }
+        /* Take the relayed streams as they come; end each one, which frees
+         * the host's fd for a queued connection. */
+        while (done < N) {
+                ck_assert_msg((long long) (now_usec() / 1000) < deadline, "only %d of %d relayed", done, N);
+                int s = accept_one(l, 1000);
+                if (s < 0)
+                        continue;
+                uint8_t tag = 0xff;
+                struct pollfd pfd = { .fd = s, .events = POLLIN };
+                ck_assert_int_eq(poll(&pfd, 1, MUX_WAIT_MS), 1);
+                ck_assert_int_eq(read(s, &tag, 1), 1);
+                ck_assert_int_lt(tag, N);
+                close(c[tag]);
+                close(s);
+                done++;
+        }
+        ck_assert_int_eq(mux_wait_exit(host, 0), -1);
         close(l);
 }
 END_TEST
@@ -770,6 +820,12 @@ static Suite *vchan_mux_suite(void) {
         tc = tcase_create("hostile-guest-raw");
         tcase_set_timeout(tc, 60);
         ADD(tc, hostile_frame_before_hello);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("limits");
+        tcase_add_checked_fixture(tc, mux_setup, mux_teardown);
+        tcase_set_timeout(tc, 60);
+        ADD(tc, out_of_fds_waits_for_a_free_one);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("reconnect");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -64,6 +65,10 @@ void mux_teardown(void) {
 }
 
 pid_t mux_spawn(const char *const *extra, int fd, const char *log) {
+        return mux_spawn_limited(extra, fd, log, 0);
+}
+
+pid_t mux_spawn_limited(const char *const *extra, int fd, const char *log, unsigned nofile) {
         const char *argv[32];
         char fd_text[16];
         unsigned n = 0;
@@ -87,6 +92,11 @@ pid_t mux_spawn(const char *const *extra, int fd, const char *log) {
                         _exit(126);
                 if (fd >= 0)
                         (void) fcntl(fd, F_SETFD, 0);
+                if (nofile) {
+                        struct rlimit rl = { .rlim_cur = nofile, .rlim_max = nofile };
+                        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                                _exit(125);
+                }
                 execv(argv[0], (char *const *) argv);
                 _exit(127);
         }

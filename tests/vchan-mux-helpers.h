@@ -27,6 +27,8 @@ void mux_teardown(void);                /* kills what is still running */
 /* Start one mux with `extra` arguments (NULL-terminated); fd, when >= 0,
  * stays open in it; stderr goes to log (a path). */
 pid_t mux_spawn(const char *const *extra, int fd, const char *log);
+/* The same with RLIMIT_NOFILE (soft and hard) set to nofile. */
+pid_t mux_spawn_limited(const char *const *extra, int fd, const char *log, unsigned nofile);
 /* A host mux on fd (taken; --fd), logging to <tmp>/host.log. */
 pid_t mux_spawn_host(int fd);
 /* Host (--fd) and guest (--fd) over a socketpair; logs <tmp>/host.log, guest.log. */

@@ -4,7 +4,8 @@
  * qrexec policy as a trusted dialog on the admin X display.  main.c serves
  * org.qubes.AskAgent1 on a connection to qubesd; every Ask becomes one
  * struct ask_dialog (dialog.c draws it and turns the user's input into an
- * answer); question.c checks the question's text before anything shows it.
+ * answer); question.c checks the question's text before anything shows it;
+ * labels.c finds each target's label color.
  */
 #pragma once
 
@@ -66,6 +67,10 @@ struct ask_dialog {
         xcb_window_t window;
         uint16_t width, height;
         size_t selected, first_row;
+        /* per target: its domain's label color, when known (labels.c) */
+        uint32_t *target_color;
+        bool *target_has_color;
+        sd_bus_slot *labels_call;       /* GetAllDomains, until it answers */
         bool armed;
         sd_event_source *deadline, *arm_timer;
         struct ask_dialog *next;
@@ -87,6 +92,10 @@ void ask_x11_close(struct ask_x11 *x);
 int ask_dialog_show(struct ask_agent *a, struct ask_dialog *d);
 /* Handle pending X events; <0 when the X connection is gone. */
 int ask_x11_process(struct ask_agent *a);
+
+/* labels.c: ask qubesd for the targets' labels; d is shown when they come
+ * (or do not).  <0: not asked, show d now. */
+int ask_labels_fetch(struct ask_agent *a, struct ask_dialog *d);
 
 /* main.c: answer d's Ask (target NULL: deny), close and free d. */
 void ask_dialog_answer(struct ask_dialog *d, const char *target);

@@ -2,7 +2,7 @@
 /*
  * The dialog windows: drawn with core X requests and a fixed-width core font
  * (the server's built-in "fixed" at worst), so nothing but the X server is
- * needed.  Every string drawn passed question_text_ok(); it is drawn as
+ * needed.  Each target has its label color next to it.  Every string drawn passed question_text_ok(); it is drawn as
  * bytes, never interpreted.  Key and button events sent by another client
  * (SendEvent) are ignored, as is all input during the first ASK_ARM_USEC.
  */
@@ -257,9 +257,19 @@ static void draw(struct ask_agent *a, struct ask_dialog *d) {
                 uint32_t bg = sel ? x->color_select : x->color_bg, fg = sel ? x->color_select_fg : x->color_fg;
                 int16_t ry = (int16_t) (l.list_y + row * l.row_h);
                 fill(x, d->window, bg, PAD, ry, (uint16_t) (d->width - 2 * PAD), (uint16_t) l.row_h);
-                snprintf(line, sizeof(line), "%s %s%s", sel ? ">" : " ", d->q.targets[i],
-                         i == d->q.default_index ? "  (default)" : "");
-                text(x, d->window, fg, bg, PAD + 4, (int16_t) (ry + 2), d->width - 2 * PAD - 8, line);
+                text(x, d->window, fg, bg, PAD + 4, (int16_t) (ry + 2), 2 * x->char_width, sel ? ">" : " ");
+                /* the target's label color, as its windows' frames show it,
+                 * outlined so that it shows on any row color */
+                int16_t sx = (int16_t) (PAD + 4 + 2 * x->char_width), sy = (int16_t) (ry + 3);
+                uint16_t side = (uint16_t) (l.row_h - 6);
+                if (d->target_color && d->target_has_color && d->target_has_color[i]) {
+                        fill(x, d->window, fg, sx, sy, side, side);
+                        fill(x, d->window, d->target_color[i], (int16_t) (sx + 1), (int16_t) (sy + 1),
+                             (uint16_t) (side - 2), (uint16_t) (side - 2));
+                }
+                int16_t tx = (int16_t) (sx + side + x->char_width);
+                snprintf(line, sizeof(line), "%s%s", d->q.targets[i], i == d->q.default_index ? "  (default)" : "");
+                text(x, d->window, fg, bg, tx, (int16_t) (ry + 2), d->width - PAD - 4 - tx, line);
         }
         if (d->q.n_targets > l.rows) {
                 snprintf(line, sizeof(line), "%zu-%zu of %zu", d->first_row + 1, d->first_row + l.rows,

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "qubes-ctl.h"
+#include "sandbox.h"
 
 #define ASK_AGENT_PATH "/org/qubes/AskAgent1"
 #define ASK_AGENT_INTERFACE "org.qubes.AskAgent1"
@@ -110,6 +111,9 @@ void ask_dialog_answer(struct ask_dialog *d, const char *target) {
         }
         sd_event_source_disable_unref(d->deadline);
         sd_event_source_disable_unref(d->arm_timer);
+        sd_bus_slot_unref(d->labels_call);
+        free(d->target_color);
+        free(d->target_has_color);
         sd_bus_message_unref(d->call);
         question_done(&d->q);
         free(d);
@@ -149,7 +153,8 @@ static int method_ask(sd_bus_message *m, void *userdata, sd_bus_error *error _un
         }
         log_info("%s wants to call %s%s%s: asking.", d->q.source, d->q.service, d->q.argument[0] ? "+" : "",
                  d->q.argument);
-        (void) ask_dialog_show(a, d);
+        if (ask_labels_fetch(a, d) < 0)
+                (void) ask_dialog_show(a, d);
         return 1;
 }
 
@@ -233,6 +238,10 @@ int main(int argc, char **argv) {
                 goto finish;
         }
         if (api_connect(&a.bus) < 0 || serve(&a, &slot) < 0)
+                goto finish;
+        /* From here on only the X and D-Bus connections are used: what a
+         * hostile X client or qubesd could make of this process is bounded. */
+        if (sandbox_apply(NULL) < 0)
                 goto finish;
         /* one line on stdout, for scripts waiting for us */
         printf("Registered as the ask agent.\n");

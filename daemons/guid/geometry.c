@@ -2,8 +2,8 @@
 /*
  * The geometry rules of guid's windows: what the agent asks for is clamped
  * so that the whole framed window stays on the screen, override-redirect
- * is refused to a window that could pass for the whole screen, and paints
- * never reach the frame.
+ * is refused to a window that could pass for the whole screen, paints
+ * never reach the frame, and a domain's pixel memory is bounded.
  */
 #include "state.h"
 
@@ -39,6 +39,12 @@ bool guid_too_big_for_override_redirect(uint32_t sw, uint32_t sh, uint32_t width
         uint64_t screen = (uint64_t) sw * sh;
         uint64_t covered = (uint64_t) (width < sw ? width : sw) * (height < sh ? height : sh);
         return covered * 10 > screen * 9;
+}
+
+uint64_t guid_pixel_limit(uint32_t sw, uint32_t sh) {
+        uint64_t largest_window = (uint64_t) GUI_MAX_WINDOW_WIDTH * GUI_MAX_WINDOW_HEIGHT * 4;
+        uint64_t screens = (uint64_t) sw * sh * 4 * 8;
+        return screens > largest_window ? screens : largest_window;
 }
 
 bool guid_clip_repaint(const struct guid_window *w, int32_t x, int32_t y, uint32_t *width, uint32_t *height) {

@@ -3,9 +3,11 @@
  * guid's handling of the agent's messages (state.h): every check and every
  * state change, decided before anything is drawn.  A structural violation
  * (unknown or duplicate window, zero size, contradictory flags, a cursor or
- * dump type we do not know) is -EBADMSG with the state untouched.
+ * dump type we do not know, more windows or pixel memory than a domain may
+ * hold) is -EBADMSG with the state untouched.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,8 @@ struct guid_window *guid_state_find(const struct guid_state *s, uint32_t agent_i
 
 struct guid_window *guid_state_take_windows(struct guid_state *s) {
         s->focused = NULL;
+        s->n_windows = 0;
+        s->pixel_bytes = 0;
         return TAKE_PTR(s->windows);
 }
 
@@ -82,10 +86,17 @@ void guid_actions_clear(struct guid_actions *a) {
         a->n = 0;
 }
 
+static uint64_t buffer_bytes(uint32_t width, uint32_t height) {
+        return (uint64_t) width * height * 4;
+}
+
 static int handle_create(struct guid_state *s, const struct gui_msg *m, struct guid_actions *a) {
         if (m->window == 0 || guid_state_find(s, m->window))
                 return log_error_errno(EBADMSG, "%s created window 0x%x twice (or id 0); closing.", s->domain,
                                        m->window);
+        if (s->n_windows >= GUID_MAX_WINDOWS)
+                return log_error_errno(EBADMSG, "%s created more than %u windows; closing.", s->domain,
+                                       GUID_MAX_WINDOWS);
         struct guid_window *w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
@@ -100,6 +111,7 @@ static int handle_create(struct guid_state *s, const struct gui_msg *m, struct g
                                                                    w->height);
         w->next = s->windows;
         s->windows = w;
+        s->n_windows++;
 
         push(a, GUID_ACTION_CREATE, w);
         push_title(s, a, w, "");
@@ -115,6 +127,8 @@ static void handle_destroy(struct guid_state *s, struct guid_window *w, struct g
                         break;
                 }
         w->next = NULL;
+        s->n_windows--;
+        s->pixel_bytes -= buffer_bytes(w->buf_width, w->buf_height);
         if (s->focused == w)
                 s->focused = NULL;
         push(a, GUID_ACTION_DESTROY, w);
@@ -192,6 +206,15 @@ static int handle_window_message(struct guid_state *s, struct guid_window *w, co
                 if (m->u.dump.type != GUI_DUMP_MEMFD)
                         return log_error_errno(EBADMSG, "%s sent a window dump this backend cannot map; closing.",
                                                s->domain);
+                /* the new buffer replaces the window's old one */
+                uint64_t total = s->pixel_bytes - buffer_bytes(w->buf_width, w->buf_height) +
+                                 buffer_bytes(m->u.dump.width, m->u.dump.height);
+                uint64_t limit = guid_pixel_limit(s->screen_width, s->screen_height);
+                if (total > limit)
+                        return log_error_errno(EBADMSG, "%s asked for %" PRIu64 " MiB of window buffers, more "
+                                               "than %" PRIu64 " MiB; closing.", s->domain,
+                                               (total + (1u << 20) - 1) >> 20, limit >> 20);
+                s->pixel_bytes = total;
                 /* the codec bounds the size; the X layer fails the peer if
                  * the buffer does not come, so the new size holds from here */
                 w->buf_width = m->u.dump.width;

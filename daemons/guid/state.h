@@ -37,7 +37,23 @@ struct guid_state {
         struct guid_window *windows;
         struct guid_window *focused;    /* set by the X layer on FocusIn/Out */
         bool clipboard_requested;       /* only an answer to our request is stored */
+        /* what the domain holds on the admin X server, bounded below */
+        unsigned n_windows;
+        uint64_t pixel_bytes;           /* sum of the attached buffers' sizes */
 };
+
+/* A domain must not exhaust the admin X server (Qubes dropped its window
+ * limit, #877; pixel memory is the real resource, so both are bounded).  A
+ * busy desktop has tens of top-level windows, menus and tooltips included;
+ * 512 is far above what a person uses and small enough that a flood costs
+ * the X server little.  Past either limit the message is a violation:
+ * that domain's guid ends (a refused window would leave the agent's view
+ * and ours disagreeing for every later message about it). */
+#define GUID_MAX_WINDOWS 512u
+/* Pixel memory: the largest legal window always fits (384 MiB), and on
+ * larger screens eight full screens' worth; buffers are the domain's memfds,
+ * but pages the X server touches in a sparse one are charged to it. */
+uint64_t guid_pixel_limit(uint32_t screen_width, uint32_t screen_height);
 
 /* "[domain] title", and "domain:res_name\0domain:res_class" with its NUL */
 #define GUID_TITLE_MAX (GUI_TITLE_SIZE + 256)

@@ -228,8 +228,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         check_action(&s, &actions.a[i], was_requested);
                 guid_actions_clear(&actions);
         }
-        for (const struct guid_window *w = s.windows; w; w = w->next)
+        /* the counts the limits are checked against are right, and hold */
+        uint64_t pixels = 0;
+        for (const struct guid_window *w = s.windows; w; w = w->next) {
                 check_window(&s, w);
+                pixels += (uint64_t) w->buf_width * w->buf_height * 4;
+        }
+        require(count_windows(&s) == s.n_windows && s.n_windows <= GUID_MAX_WINDOWS);
+        require(pixels == s.pixel_bytes && pixels <= guid_pixel_limit(s.screen_width, s.screen_height));
         free_windows(&s);
         return 0;
 }
