@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hal-libvirt.h"
+#include "hal-test-helpers.h"
 #include "util.h"
 
 #define URI "test:///default"
@@ -22,30 +23,8 @@ struct env {
         sd_event *event;
         struct hal_backend *backend;
         char root[64], runtime_dir[128];
-        char event_name[64];
-        enum power_state event_state;
-        unsigned n_events;
+        struct hal_test_events events;
 };
-
-struct result {
-        bool done;
-        int r;
-};
-
-static void on_event(void *userdata, const char *name, enum power_state state, int reason _unused_) {
-        struct env *env = userdata;
-
-        snprintf(env->event_name, sizeof(env->event_name), "%s", name);
-        env->event_state = state;
-        env->n_events++;
-}
-
-static void on_done(void *userdata, int r) {
-        struct result *res = userdata;
-
-        res->done = true;
-        res->r = r;
-}
 
 /* Run the loop until *flag (generous: the machine is loaded). */
 static void run_until(struct env *env, const bool *flag) {
@@ -62,7 +41,7 @@ static void env_setup(struct env *env) {
         ck_assert_ptr_nonnull(mkdtemp(env->root));
         snprintf(env->runtime_dir, sizeof(env->runtime_dir), "%s/run", env->root);
         ck_assert_int_ge(sd_event_new(&env->event), 0);
-        ck_assert_int_eq(hal_libvirt_ops.new_at(env->event, URI, env->runtime_dir, env->root, on_event, env,
+        ck_assert_int_eq(hal_libvirt_ops.new_at(env->event, URI, env->runtime_dir, env->root, hal_test_on_event, &env->events,
                                                 &env->backend), 0);
 }
 
@@ -86,9 +65,9 @@ static struct hal_domain_config config(const char *name, uint32_t domid) {
 
 static void start(struct env *env, const char *name, uint32_t domid) {
         struct hal_domain_config cfg = config(name, domid);
-        struct result res = {};
+        struct hal_test_result res = {};
 
-        ck_assert_int_eq(hal_libvirt_ops.start(env->backend, &cfg, on_done, &res), 0);
+        ck_assert_int_eq(hal_libvirt_ops.start(env->backend, &cfg, hal_test_on_done, &res), 0);
         run_until(env, &res.done);
         ck_assert_int_eq(res.r, 0);
 }
@@ -125,7 +104,7 @@ static void on_listed(void *userdata, const struct hal_domain_info *info) {
 
 START_TEST(test_lifecycle) {
         struct env env;
-        struct result res = {};
+        struct hal_test_result res = {};
         struct listed listed = {};
         virConnectPtr conn = virConnectOpen(URI);
         enum vchan_backend vb;
@@ -145,26 +124,26 @@ START_TEST(test_lifecycle) {
         ck_assert_int_eq(vb, VCHAN_VIRTIO);
         ck_assert_str_eq(dir, strcat(strcpy((char[256]) {}, env.runtime_dir), "/libvirt/7"));  /* by domid */
 
-        ck_assert_int_eq(hal_libvirt_ops.pause(env.backend, "work", on_done, &res), 0);
+        ck_assert_int_eq(hal_libvirt_ops.pause(env.backend, "work", hal_test_on_done, &res), 0);
         run_until(&env, &res.done);
         ck_assert_int_eq(res.r, 0);
         ck_assert_int_eq(libvirt_state(conn, "work"), VIR_DOMAIN_PAUSED);
-        res = (struct result) {};
-        ck_assert_int_eq(hal_libvirt_ops.unpause(env.backend, "work", on_done, &res), 0);
+        res = (struct hal_test_result) {};
+        ck_assert_int_eq(hal_libvirt_ops.unpause(env.backend, "work", hal_test_on_done, &res), 0);
         run_until(&env, &res.done);
         ck_assert_int_eq(res.r, 0);
         ck_assert_int_eq(libvirt_state(conn, "work"), VIR_DOMAIN_RUNNING);
 
-        res = (struct result) {};
-        ck_assert_int_eq(hal_libvirt_ops.shutdown(env.backend, "work", 30, on_done, &res), 0);
+        res = (struct hal_test_result) {};
+        ck_assert_int_eq(hal_libvirt_ops.shutdown(env.backend, "work", 30, hal_test_on_done, &res), 0);
         run_until(&env, &res.done);
         ck_assert_int_eq(res.r, 0);
         ck_assert_int_eq(libvirt_state(conn, "work"), -1);     /* transient: gone */
 
         /* started again, then killed */
         start(&env, "work", 7);
-        res = (struct result) {};
-        ck_assert_int_eq(hal_libvirt_ops.kill(env.backend, "work", on_done, &res), 0);
+        res = (struct hal_test_result) {};
+        ck_assert_int_eq(hal_libvirt_ops.kill(env.backend, "work", hal_test_on_done, &res), 0);
         run_until(&env, &res.done);
         ck_assert_int_eq(res.r, 0);
         ck_assert_int_eq(libvirt_state(conn, "work"), -1);
@@ -175,32 +154,32 @@ END_TEST
 
 START_TEST(test_refusals) {
         struct env env;
-        struct result res = {};
+        struct hal_test_result res = {};
         struct hal_domain_config cfg = config("dup", 9);
 
         env_setup(&env);
         start(&env, "dup", 9);
         /* the same name again */
-        ck_assert_int_eq(hal_libvirt_ops.start(env.backend, &cfg, on_done, &res), -EBUSY);
+        ck_assert_int_eq(hal_libvirt_ops.start(env.backend, &cfg, hal_test_on_done, &res), -EBUSY);
         /* unknown domains, bad names, a config the XML refuses */
-        ck_assert_int_eq(hal_libvirt_ops.kill(env.backend, "nosuch", on_done, &res), -ENOENT);
-        ck_assert_int_eq(hal_libvirt_ops.pause(env.backend, "nosuch", on_done, &res), -ENOENT);
-        ck_assert_int_eq(hal_libvirt_ops.shutdown(env.backend, "no/such", 1, on_done, &res), -EINVAL);
+        ck_assert_int_eq(hal_libvirt_ops.kill(env.backend, "nosuch", hal_test_on_done, &res), -ENOENT);
+        ck_assert_int_eq(hal_libvirt_ops.pause(env.backend, "nosuch", hal_test_on_done, &res), -ENOENT);
+        ck_assert_int_eq(hal_libvirt_ops.shutdown(env.backend, "no/such", 1, hal_test_on_done, &res), -EINVAL);
         cfg = config("bad'name", 10);
-        ck_assert_int_eq(hal_libvirt_ops.start(env.backend, &cfg, on_done, &res), -EINVAL);
+        ck_assert_int_eq(hal_libvirt_ops.start(env.backend, &cfg, hal_test_on_done, &res), -EINVAL);
         cfg = config("nomem", 10);
         cfg.memory_mb = 0;
-        ck_assert_int_eq(hal_libvirt_ops.start(env.backend, &cfg, on_done, &res), -EINVAL);
+        ck_assert_int_eq(hal_libvirt_ops.start(env.backend, &cfg, hal_test_on_done, &res), -EINVAL);
         /* pausing twice: libvirt refuses the second, reported through done */
-        ck_assert_int_eq(hal_libvirt_ops.pause(env.backend, "dup", on_done, &res), 0);
+        ck_assert_int_eq(hal_libvirt_ops.pause(env.backend, "dup", hal_test_on_done, &res), 0);
         run_until(&env, &res.done);
         ck_assert_int_eq(res.r, 0);
-        res = (struct result) {};
-        ck_assert_int_eq(hal_libvirt_ops.pause(env.backend, "dup", on_done, &res), 0);
+        res = (struct hal_test_result) {};
+        ck_assert_int_eq(hal_libvirt_ops.pause(env.backend, "dup", hal_test_on_done, &res), 0);
         run_until(&env, &res.done);
         ck_assert_int_lt(res.r, 0);
-        res = (struct result) {};
-        ck_assert_int_eq(hal_libvirt_ops.kill(env.backend, "dup", on_done, &res), 0);
+        res = (struct hal_test_result) {};
+        ck_assert_int_eq(hal_libvirt_ops.kill(env.backend, "dup", hal_test_on_done, &res), 0);
         run_until(&env, &res.done);
         ck_assert_int_eq(res.r, 0);
         env_teardown(&env);
@@ -214,7 +193,7 @@ START_TEST(test_destroyed_behind_its_back) {
         ck_assert_ptr_nonnull(conn);
         env_setup(&env);
         start(&env, "victim", 11);
-        env.n_events = 0;
+        env.events.n = 0;
         virDomainPtr dom = virDomainLookupByName(conn, "odyssey-victim");
         ck_assert_ptr_nonnull(dom);
         uint64_t t0 = now_usec();
@@ -224,14 +203,14 @@ START_TEST(test_destroyed_behind_its_back) {
         bool seen = false;
         while (!seen && now_usec() - t0 < 30 * UINT64_C(1000000)) {
                 ck_assert_int_ge(sd_event_run(env.event, 100000), 0);
-                seen = env.n_events > 0;
+                seen = env.events.n > 0;
         }
         ck_assert(seen);
-        ck_assert_str_eq(env.event_name, "victim");
-        ck_assert_int_eq(env.event_state, POWER_HALTED);
+        ck_assert_str_eq(env.events.name, "victim");
+        ck_assert_int_eq(env.events.state, POWER_HALTED);
         fprintf(stderr, "destroyed behind its back: reported after %.3f s\n", (double) (now_usec() - t0) / 1e6);
         /* the backend forgot it: a kill now is refused at once */
-        ck_assert_int_eq(hal_libvirt_ops.kill(env.backend, "victim", on_done, &(struct result) {}), -ENOENT);
+        ck_assert_int_eq(hal_libvirt_ops.kill(env.backend, "victim", hal_test_on_done, &(struct hal_test_result) {}), -ENOENT);
         env_teardown(&env);
         virConnectClose(conn);
 }
@@ -251,12 +230,12 @@ static int on_tick(sd_event_source *s _unused_, uint64_t usec _unused_, void *us
 
 START_TEST(test_hung_worker_blocks_only_its_backend) {
         struct env hung, other;
-        struct result hook = {}, killed = {};
+        struct hal_test_result hook = {}, killed = {};
         bool ticked = false;
 
         ck_assert_int_eq(pipe2(hang_pipe, O_CLOEXEC), 0);
         env_setup(&hung);
-        ck_assert_int_eq(hal_libvirt_run_on_worker(hung.backend, hang_hook, NULL, on_done, &hook), 0);
+        ck_assert_int_eq(hal_libvirt_run_on_worker(hung.backend, hang_hook, NULL, hal_test_on_done, &hook), 0);
 
         /* the hung backend's loop still runs timers */
         sd_event_source *tick = NULL;
@@ -268,7 +247,7 @@ START_TEST(test_hung_worker_blocks_only_its_backend) {
         /* another backend (its own worker) works meanwhile */
         env_setup(&other);
         start(&other, "free", 12);
-        ck_assert_int_eq(hal_libvirt_ops.kill(other.backend, "free", on_done, &killed), 0);
+        ck_assert_int_eq(hal_libvirt_ops.kill(other.backend, "free", hal_test_on_done, &killed), 0);
         run_until(&other, &killed.done);
         ck_assert_int_eq(killed.r, 0);
         ck_assert(!hook.done);

@@ -4,7 +4,8 @@
 # libvirt domains (TCG) booted from tools/build-guest-image's kernel +
 # initramfs, installed as kernel `odyssey`, and one native domain.
 #   - qrexec calls native -> libvirt, libvirt -> native, libvirt -> libvirt;
-#     a file copy into a guest; `qubes-ctl ls` and `virsh list` agree;
+#     file copies native -> libvirt, libvirt -> native, libvirt -> libvirt;
+#     `qubes-ctl ls` and `virsh list` agree;
 #   - the same scenario script (create, start, run, calls, copy, shutdown,
 #     remove) on a native and on a libvirt domain;
 #   - shutdown through the ACPI power button; kill; `virsh destroy` behind qubesd's back is
@@ -122,6 +123,13 @@ run scenario-peer "head -c 1048576 /dev/urandom >/tmp/f.bin && sha256sum /tmp/f.
 sum=${out%% *}
 run vm2 "sha256sum /home/user/QubesIncoming/scenario-peer/f.bin"
 expect "file copy native -> libvirt arrives intact" 0 "^$sum "
+run vm1 "head -c 1048576 /dev/urandom >/tmp/g.bin && sha256sum /tmp/g.bin && qvm-copy-to-vm scenario-peer /tmp/g.bin && qvm-copy-to-vm vm2 /tmp/g.bin"
+expect "a guest copies a file out, to a native domain and to another guest" 0 '' || out=
+sum=${out%% *}
+run scenario-peer "sha256sum ~/QubesIncoming/vm1/g.bin"
+expect "file copy libvirt -> native arrives intact" 0 "^$sum "
+run vm2 "sha256sum /home/user/QubesIncoming/vm1/g.bin"
+expect "file copy libvirt -> libvirt arrives intact" 0 "^$sum "
 
 # --------------------------------------------------------------- one scenario, two backends
 if bash "$src/tests/scenario-domain.sh" sc-native; then ok "scenario on a native domain"; else fail "scenario on a native domain"; fi

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hal-libvirt.h"
+#include "hal-test-helpers.h"
 #include "util.h"
 
 #define URI "qemu:///system"
@@ -34,30 +35,8 @@ struct env {
         virConnectPtr conn;             /* ours: what libvirt itself says */
         char root[64], runtime_dir[128], name[32], libvirt_name[64];
         char kernel[256];
-        char event_name[64];
-        enum power_state event_state;
-        unsigned n_events;
+        struct hal_test_events events;
 };
-
-struct result {
-        bool done;
-        int r;
-};
-
-static void on_event(void *userdata, const char *name, enum power_state state, int reason _unused_) {
-        struct env *env = userdata;
-
-        snprintf(env->event_name, sizeof(env->event_name), "%s", name);
-        env->event_state = state;
-        env->n_events++;
-}
-
-static void on_done(void *userdata, int r) {
-        struct result *res = userdata;
-
-        res->done = true;
-        res->r = r;
-}
 
 static void on_listed(void *userdata, const struct hal_domain_info *info) {
         struct hal_domain_info *found = userdata;
@@ -78,9 +57,9 @@ static void run_until(struct env *env, const bool *flag, unsigned timeout_sec) {
 }
 
 static void call(struct env *env, int (*op)(struct hal_backend *, const char *, hal_done_fn, void *)) {
-        struct result res = {};
+        struct hal_test_result res = {};
 
-        ck_assert_int_eq(op(env->backend, env->name, on_done, &res), 0);
+        ck_assert_int_eq(op(env->backend, env->name, hal_test_on_done, &res), 0);
         run_until(env, &res.done, 60);
         ck_assert_int_eq(res.r, 0);
 }
@@ -124,7 +103,7 @@ static void env_setup(struct env *env, const char *test) {
         env->conn = virConnectOpen(URI);
         ck_assert_msg(env->conn != NULL, "cannot connect to %s", URI);
         ck_assert_int_ge(sd_event_new(&env->event), 0);
-        ck_assert_int_eq(hal_libvirt_ops.new_at(env->event, URI, env->runtime_dir, env->root, on_event, env,
+        ck_assert_int_eq(hal_libvirt_ops.new_at(env->event, URI, env->runtime_dir, env->root, hal_test_on_event, &env->events,
                                                 &env->backend), 0);
 }
 
@@ -154,9 +133,9 @@ static void start_guest(struct env *env) {
                 /* no root: the kernel panics and, without panic=, waits there */
                 .kernel_cmdline = env->kernel[0] ? "console=ttyS0" : NULL,
         };
-        struct result res = {};
+        struct hal_test_result res = {};
 
-        ck_assert_int_eq(hal_libvirt_ops.start(env->backend, &cfg, on_done, &res), 0);
+        ck_assert_int_eq(hal_libvirt_ops.start(env->backend, &cfg, hal_test_on_done, &res), 0);
         run_until(env, &res.done, 120);
         ck_assert_int_eq(res.r, 0);
         ck_assert_int_eq(libvirt_state(env), VIR_DOMAIN_RUNNING);
@@ -217,19 +196,19 @@ START_TEST(test_qemu_lifecycle) {
         /* destroyed behind the backend's back */
         char command[256];
         snprintf(command, sizeof(command), "virsh -q -c " URI " destroy %s >/dev/null", env.libvirt_name);
-        env.n_events = 0;
+        env.events.n = 0;
         ck_assert_int_eq(system(command), 0);
         uint64_t t0 = now_usec();
-        while (env.n_events == 0 && now_usec() - t0 < 30 * USEC_PER_SEC)
+        while (env.events.n == 0 && now_usec() - t0 < 30 * USEC_PER_SEC)
                 ck_assert_int_ge(sd_event_run(env.event, 100000), 0);
         double seconds = (double) (now_usec() - t0) / 1e6;
-        ck_assert_uint_eq(env.n_events, 1);
-        ck_assert_str_eq(env.event_name, env.name);
-        ck_assert_int_eq(env.event_state, POWER_HALTED);
+        ck_assert_uint_eq(env.events.n, 1);
+        ck_assert_str_eq(env.events.name, env.name);
+        ck_assert_int_eq(env.events.state, POWER_HALTED);
         fprintf(stderr, "virsh destroy: reported Halted %.3f s after virsh returned\n", seconds);
         /* the goal is 1 s; 5 s leaves room for a loaded machine */
         ck_assert_msg(seconds < 5.0, "reported after %.3f s", seconds);
-        ck_assert_int_eq(hal_libvirt_ops.kill(env.backend, env.name, on_done, &(struct result) {}), -ENOENT);
+        ck_assert_int_eq(hal_libvirt_ops.kill(env.backend, env.name, hal_test_on_done, &(struct hal_test_result) {}), -ENOENT);
         ck_assert_int_eq(libvirt_state(&env), -1);
         env_teardown(&env);
 }
@@ -237,13 +216,13 @@ END_TEST
 
 START_TEST(test_qemu_shutdown_times_out) {
         struct env env;
-        struct result res = {};
+        struct hal_test_result res = {};
 
         env_setup(&env, "shut");
         start_guest(&env);
         /* nothing in the guest answers ACPI: killed after the timeout */
         uint64_t t0 = now_usec();
-        ck_assert_int_eq(hal_libvirt_ops.shutdown(env.backend, env.name, 2, on_done, &res), 0);
+        ck_assert_int_eq(hal_libvirt_ops.shutdown(env.backend, env.name, 2, hal_test_on_done, &res), 0);
         run_until(&env, &res.done, 60);
         ck_assert_int_eq(res.r, 0);
         ck_assert_uint_ge(now_usec() - t0, 2 * USEC_PER_SEC);

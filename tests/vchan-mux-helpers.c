@@ -329,3 +329,22 @@ bool pump_one_way(int from, int to, uint64_t bytes, int timeout_ms) {
 
         return pump_flows(1, &f, bytes, timeout_ms);
 }
+
+void expect_mirror(const char *dir, const char *name) {
+        ck_assert_msg(wait_for_file(mux_path(dir, name), true, MUX_WAIT_MS), "no mirror %s/%s", dir, name);
+}
+
+/* A real server in real_dir, once its mirror is in mirror_dir: the listener. */
+int serve_mirrored(const char *real_dir, const char *mirror_dir, const char *name) {
+        int l = listen_at(real_dir, name);
+
+        expect_mirror(mirror_dir, name);
+        return l;
+}
+
+/* A client of the mirror, and the server's end of it. */
+void open_relayed(int listener, const char *mirror_dir, const char *name, int *client, int *server) {
+        *client = connect_to(mirror_dir, name);
+        *server = accept_one(listener, MUX_WAIT_MS);
+        ck_assert_msg(*server >= 0, "no connection relayed to %s", name);
+}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * What tests/test-vchan-mux.c needs around odyssey-vchan-mux: temp dirs for
+ * What tests/test-vchan-mux*.c need around odyssey-vchan-mux: temp dirs for
  * the host's and the guest's vchan sockets, the two muxes started over a
  * socketpair, waiting for socket files, servers and clients on raw UNIX
  * sockets (the socket vchan backend's bytes), and a pump that moves a
@@ -44,6 +44,11 @@ long process_rss_kib(pid_t pid);
 int listen_at(const char *dir, const char *name);       /* a published server socket */
 int connect_to(const char *dir, const char *name);      /* non-blocking, connected */
 int accept_one(int listen_fd, int timeout_ms);          /* non-blocking, or -1 */
+void expect_mirror(const char *dir, const char *name);  /* it appears within MUX_WAIT_MS */
+/* A real server in real_dir, once its mirror is in mirror_dir: the listener. */
+int serve_mirrored(const char *real_dir, const char *mirror_dir, const char *name);
+/* A client of the mirror, and the server's end of it. */
+void open_relayed(int listener, const char *mirror_dir, const char *name, int *client, int *server);
 
 /* Each pair (a[i], b[i]): both send `bytes` of a pattern, then shut down
  * writing; both read until EOF.  True when every byte arrived intact and

@@ -70,10 +70,20 @@ static int withdraw(struct mux *m, unsigned i) {
         return transport_send(m, VMUX_UNLISTEN, 0, name, (uint32_t) strlen(name));
 }
 
-static int reconsider(struct mux *m, const char *name) {
+/* `appeared`: a file was created or moved in under this name.  A server
+ * published again under a name we announced (a new call on the same port)
+ * is withdrawn and announced again: the other side's mirror of the old one
+ * may be gone (busd removes a call's names when the call ends), and a
+ * fresh mirror is what the new server's peer connects to. */
+static int reconsider(struct mux *m, const char *name, bool appeared) {
         int i = announced_find(m, name);
         bool real = is_real_socket(m, name);
+        int r;
 
+        if (real && i >= 0 && appeared) {
+                r = withdraw(m, (unsigned) i);
+                return r < 0 ? r : announce(m, name);
+        }
         if (real && i < 0)
                 return announce(m, name);
         if (!real && i >= 0)
@@ -128,7 +138,7 @@ int watch_event(struct mux *m) {
                 if (ev->mask & IN_Q_OVERFLOW)
                         rescan = true;
                 else if (ev->len > 0 && m->state == TRANSPORT_UP)
-                        r = reconsider(m, ev->name);
+                        r = reconsider(m, ev->name, ev->mask & (IN_CREATE | IN_MOVED_TO));
         }
         if (rescan && r >= 0)
                 r = watch_announce_all(m);

@@ -239,7 +239,6 @@ static int start_now(struct domain_run *run) {
         struct qubesd *q = run->q;
         struct domain *d = run->domain;
         char message[512], text[PROP_VALUE_MAX];
-        enum vchan_backend vb;
         struct domain *source;
         int r;
 
@@ -263,8 +262,7 @@ static int start_now(struct domain_run *run) {
                 return 0;
         }
         r = mkdir_p(run->cfg_private_dir, 0700);
-        if (r >= 0 && run->ops->control_channel(run->backend, d->name, &vb, run->cfg_vchan_dir, PATH_MAX) < 0)
-                domain_vchan_dir(q, d, run->cfg_vchan_dir, PATH_MAX);
+        domain_vchan_dir(q, d, run->cfg_vchan_dir, PATH_MAX);
         if (r < 0) {
                 snprintf(message, sizeof(message), "%s: cannot create %s: %s", d->name, run->cfg_private_dir,
                          strerror(-r));
