@@ -57,6 +57,8 @@ static const struct layout layouts[] = {
         [GUI_MSG_WINDOW_DUMP - GUI_MSG_KEYPRESS] = { "WINDOW_DUMP", FROM_AGENT, BODY_DUMP, 0 },
         [GUI_MSG_CURSOR - GUI_MSG_KEYPRESS] = { "CURSOR", FROM_AGENT, BODY_WORDS, 1 },
         [GUI_MSG_WINDOW_DUMP_ACK - GUI_MSG_KEYPRESS] = { "WINDOW_DUMP_ACK", FROM_DAEMON, BODY_WORDS, 0 },
+        [GUI_MSG_SCREEN_BUFFER - GUI_MSG_KEYPRESS] = { "SCREEN_BUFFER", FROM_AGENT, BODY_WORDS, 4 },
+        [GUI_MSG_SCREEN_IMAGE - GUI_MSG_KEYPRESS] = { "SCREEN_IMAGE", FROM_AGENT, BODY_WORDS, 6 },
 };
 
 static const struct layout *layout_of(uint32_t type) {

@@ -2,9 +2,13 @@
 /*
  * The GUI protocol between a domain's gui-agent and its guid: Qubes' GUI
  * protocol 1.x (shared/reference/gui.md §1) with the same message numbers,
- * layouts and limits, little-endian u32 words, plus one Odyssey addition:
+ * layouts and limits, little-endian u32 words, plus Odyssey additions:
  * window dump type GUI_DUMP_MEMFD, whose pixels arrive as a memfd passed
- * over the native backend's side channel instead of grant references.
+ * over the native backend's side channel instead of grant references; and,
+ * from version 1.9 on (GUI_PROTOCOL_SCREEN_MINOR), the domain's whole
+ * screen as one memfd (SCREEN_BUFFER) from which guid paints the windows
+ * that are fully visible in the domain (SCREEN_IMAGE): no copy out of the
+ * domain's X server for them.
  *
  * Channel: vchan port GUI_VCHAN_PORT, the agent is the server, guid the
  * client.  Handshake: agent sends u32 version; guid answers the negotiated
@@ -24,10 +28,12 @@
 #include <stdint.h>
 
 #define GUI_PROTOCOL_MAJOR 1u
-#define GUI_PROTOCOL_MINOR 8u
+#define GUI_PROTOCOL_MINOR 9u
 #define GUI_PROTOCOL_VERSION ((GUI_PROTOCOL_MAJOR << 16) | GUI_PROTOCOL_MINOR)
 /* Oldest minor we speak: 1.4 made the negotiation bidirectional. */
 #define GUI_PROTOCOL_MIN_MINOR 4u
+/* Odyssey's 1.9: SCREEN_BUFFER and SCREEN_IMAGE; refused below it. */
+#define GUI_PROTOCOL_SCREEN_MINOR 9u
 #define GUI_VCHAN_PORT 6000
 
 #define GUI_HEADER_SIZE 12u
@@ -76,6 +82,14 @@ enum gui_msg_type {
         GUI_MSG_WINDOW_DUMP = 147,
         GUI_MSG_CURSOR = 148,
         GUI_MSG_WINDOW_DUMP_ACK = 149,
+        /* Odyssey, 1.9: window 0; the screen memfd precedes it on the side
+         * channel (id 0): width, height, stride (bytes per row), offset
+         * (bytes to the first pixel); 32-bit pixels */
+        GUI_MSG_SCREEN_BUFFER = 150,
+        /* Odyssey, 1.9: the content rect (x, y, width, height) of the
+         * window, whose content origin is at (screen_x, screen_y) of the
+         * screen buffer, changed there */
+        GUI_MSG_SCREEN_IMAGE = 151,
 };
 
 /* Who sends a message: the receiver checks it. */
@@ -139,6 +153,8 @@ struct gui_msg {
                 struct { uint32_t set, unset; } flags;
                 struct { uint32_t type, width, height, bpp; } dump;
                 struct { uint32_t cursor; } cursor;
+                struct { uint32_t width, height, stride, offset; } screen_buffer;
+                struct { uint32_t x, y, width, height, screen_x, screen_y; } screen_image;
                 char title[GUI_TITLE_SIZE];
                 struct { char res_class[GUI_CLASS_SIZE], res_name[GUI_CLASS_SIZE]; } wmclass;
                 uint8_t keys[GUI_KEYMAP_SIZE];

@@ -9,7 +9,10 @@
  *
  * Scenarios: normal, or-fullscreen, offscreen, oversize, title-escapes,
  * flood, bad-length, unknown-window, double-create, huge-dump, unsealed,
- * clipboard-header-bomb, bad-flags, window-flood, pixel-flood.
+ * clipboard-header-bomb, bad-flags, window-flood, pixel-flood; with the
+ * shared screen (1.9): screen (a window painted from it), screen-unsealed,
+ * screen-small, screen-bad-stride, screen-bad-offset, screen-outside-screen,
+ * screen-outside-window.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,20 +100,26 @@ static void send_fd(uint32_t window, int fd) {
                 die("sendmsg", -errno);
 }
 
-/* A window buffer filled with one color, sealed unless told otherwise. */
-static void dump(uint32_t window, uint32_t w, uint32_t h, uint32_t color, bool seal) {
-        size_t size = (size_t) w * h * 4;
-        int fd = memfd_create("fake-window", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+/* A memfd of size bytes, 32-bit words of color from offset on, sealed
+ * against shrinking (and growing) unless told otherwise. */
+static int filled_memfd(size_t size, size_t offset, uint32_t color, bool seal) {
+        int fd = memfd_create("fake-pixels", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0 || ftruncate(fd, (off_t) size) < 0)
                 die("memfd", -errno);
-        uint32_t *px = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (px == MAP_FAILED)
+        uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
                 die("mmap", -errno);
-        for (size_t i = 0; i < (size_t) w * h; i++)
-                px[i] = color;
-        munmap(px, size);
-        if (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+        for (size_t i = offset; i + 4 <= size; i += 4)
+                memcpy(p + i, &color, 4);
+        munmap(p, size);
+        if (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
                 die("seal", -errno);
+        return fd;
+}
+
+/* A window buffer filled with one color, sealed unless told otherwise. */
+static void dump(uint32_t window, uint32_t w, uint32_t h, uint32_t color, bool seal) {
+        int fd = filled_memfd((size_t) w * h * 4, 0, color, seal);
         send_fd(window, fd);
         close(fd);
         uint32_t words[] = { GUI_DUMP_MEMFD, w, h, 32 };
@@ -127,6 +136,29 @@ static void sparse_dump(uint32_t window, uint32_t w, uint32_t h) {
         close(fd);
         uint32_t words[] = { GUI_DUMP_MEMFD, w, h, 32 };
         send_words(GUI_MSG_WINDOW_DUMP, window, 4, words);
+}
+
+static struct gui_xconf xconf;
+
+/* The shared screen: guid's size, filled with one color; its memfd holds
+ * size bytes (0: offset + stride x height), sealed unless told otherwise. */
+static void screen(uint32_t stride, uint32_t offset, size_t size, uint32_t color, bool seal) {
+        if (!size)
+                size = (size_t) offset + (size_t) stride * xconf.h;
+        int fd = filled_memfd(size, offset, color, seal);
+        send_fd(0, fd);
+        close(fd);
+        uint32_t words[] = { xconf.w, xconf.h, stride, offset };
+        send_words(GUI_MSG_SCREEN_BUFFER, 0, 4, words);
+}
+
+/* A window of w x h at (x, y) whose pixels are in the shared screen. */
+static void show_direct(uint32_t window, int32_t x, int32_t y, uint32_t w, uint32_t h) {
+        create(window, x, y, w, h, 0);
+        uint32_t map[] = { 0, 0 };
+        send_words(GUI_MSG_MAP, window, 2, map);
+        uint32_t rect[] = { 0, 0, w, h, (uint32_t) x, (uint32_t) y };
+        send_words(GUI_MSG_SCREEN_IMAGE, window, 6, rect);
 }
 
 static void title(uint32_t window, const char *t) {
@@ -216,6 +248,28 @@ static void play(const char *scenario, uint32_t fill, uint32_t domid) {
                         create(WIN + i, 50, 50, 100, 100, 0);
                         sparse_dump(WIN + i, GUI_MAX_WINDOW_WIDTH / 2, GUI_MAX_WINDOW_HEIGHT);
                 }
+        } else if (strcmp(scenario, "screen") == 0) {
+                screen(xconf.w * 4, 3232, 0, fill, true);
+                show_direct(WIN, 100 + (int32_t) (domid % 4) * 260, 80 + (int32_t) (domid / 4 % 4) * 200, 200, 120);
+                title(WIN, "direct window");
+        } else if (strcmp(scenario, "screen-unsealed") == 0) {
+                screen(xconf.w * 4, 0, 0, fill, false);
+        } else if (strcmp(scenario, "screen-small") == 0) {
+                screen(xconf.w * 4, 64, (size_t) xconf.w * 4 * xconf.h, fill, true);
+        } else if (strcmp(scenario, "screen-bad-stride") == 0) {
+                screen(xconf.w * 4 - 4, 0, 0, fill, true);
+        } else if (strcmp(scenario, "screen-bad-offset") == 0) {
+                screen(xconf.w * 4, 2, 0, fill, true);
+        } else if (strcmp(scenario, "screen-outside-screen") == 0) {
+                screen(xconf.w * 4, 0, 0, fill, true);
+                show_direct(WIN, 50, 50, 100, 100);
+                uint32_t rect[] = { 0, 0, 100, 100, xconf.w - 99, 50 };
+                send_words(GUI_MSG_SCREEN_IMAGE, WIN, 6, rect);
+        } else if (strcmp(scenario, "screen-outside-window") == 0) {
+                screen(xconf.w * 4, 0, 0, fill, true);
+                show_direct(WIN, 50, 50, 100, 100);
+                uint32_t rect[] = { 50, 0, 51, 100, 50, 50 };
+                send_words(GUI_MSG_SCREEN_IMAGE, WIN, 6, rect);
         } else if (strcmp(scenario, "bad-flags") == 0) {
                 show(WIN, 50, 50, 100, 100, fill, 0);
                 uint32_t flags[] = { GUI_FLAG_FULLSCREEN, GUI_FLAG_FULLSCREEN };
@@ -320,7 +374,6 @@ int main(int argc, char **argv) {
         get(buf, 4);
         if (gui_check_daemon_version(gui_decode_u32(buf)) < 0)
                 die("daemon version", -EPROTONOSUPPORT);
-        struct gui_xconf xconf;
         get(buf, GUI_XCONF_SIZE);
         gui_decode_xconf(buf, &xconf);
         printf("XCONF %ux%u depth %u\n", xconf.w, xconf.h, xconf.depth);

@@ -8,8 +8,15 @@
  *   gui-probe count DOMAIN         number of windows of DOMAIN
  *   gui-probe same WIN DISPLAY X Y exit 0 iff WIN's interior (frame excluded) shows
  *                                  exactly the pixels at X,Y of DISPLAY's screen
+ *   gui-probe titled DOMAIN TITLE  wait (10 s) for the viewable window "[DOMAIN] TITLE", print its id
+ *   gui-probe paint TITLE X Y W H 0xRRGGBB
+ *                                  a window of that geometry (a domain's program): 16x16
+ *                                  cells of the color and the color ^ 0x202020 (cell (0,0)
+ *                                  the color); a line on stdin with another color repaints
+ *                                  it in that one; ends at EOF
  * The display is $DISPLAY.
  */
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,8 +164,85 @@ static int same(xcb_window_t w, const char *display, int x, int y) {
         return bad ? 1 : 0;
 }
 
+static void fill(xcb_window_t w, xcb_gcontext_t gc, int width, int height, uint32_t color) {
+        xcb_rectangle_t all = { 0, 0, (uint16_t) width, (uint16_t) height };
+        xcb_change_gc(c, gc, XCB_GC_FOREGROUND, &color);
+        xcb_poly_fill_rectangle(c, w, gc, 1, &all);
+        uint32_t odd = color ^ 0x202020;
+        xcb_change_gc(c, gc, XCB_GC_FOREGROUND, &odd);
+        for (int y = 0; y < height; y += 16)
+                for (int x = (y / 16) % 2 ? 0 : 16; x < width; x += 32) {
+                        xcb_rectangle_t r = { (int16_t) x, (int16_t) y, 16, 16 };
+                        xcb_poly_fill_rectangle(c, w, gc, 1, &r);
+                }
+        xcb_flush(c);
+}
+
+static int paint(const char *title, int x, int y, int width, int height, uint32_t color) {
+        xcb_window_t w = xcb_generate_id(c);
+        uint32_t values[] = { XCB_EVENT_MASK_EXPOSURE };
+        xcb_create_window(c, XCB_COPY_FROM_PARENT, w, screen->root, (int16_t) x, (int16_t) y, (uint16_t) width,
+                          (uint16_t) height, 0, XCB_WINDOW_CLASS_INPUT_OUTPUT, screen->root_visual,
+                          XCB_CW_EVENT_MASK, values);
+        xcb_change_property(c, XCB_PROP_MODE_REPLACE, w, XCB_ATOM_WM_NAME, XCB_ATOM_STRING, 8,
+                            (uint32_t) strlen(title), title);
+        xcb_gcontext_t gc = xcb_generate_id(c);
+        xcb_create_gc(c, gc, w, 0, NULL);
+        xcb_map_window(c, w);
+        xcb_flush(c);
+        for (;;) {
+                xcb_generic_event_t *ev;
+                while ((ev = xcb_poll_for_event(c))) {
+                        if ((ev->response_type & 0x7f) == XCB_EXPOSE)
+                                fill(w, gc, width, height, color);
+                        free(ev);
+                }
+                if (xcb_connection_has_error(c))
+                        return 1;
+                struct pollfd fds[] = { { .fd = xcb_get_file_descriptor(c), .events = POLLIN },
+                                        { .fd = STDIN_FILENO, .events = POLLIN } };
+                if (poll(fds, 2, -1) < 0)
+                        return 1;
+                if (fds[1].revents) {
+                        char line[32];
+                        ssize_t n = read(STDIN_FILENO, line, sizeof(line) - 1);
+                        if (n <= 0)
+                                return 0;
+                        line[n] = '\0';
+                        color = (uint32_t) strtoul(line, NULL, 16);
+                        fill(w, gc, width, height, color);
+                }
+        }
+}
+
+static int titled(const char *domain, const char *title) {
+        char want[256];
+        snprintf(want, sizeof(want), "[%s] %s", domain, title);
+        for (int i = 0; i < 200; i++) {
+                xcb_window_t w[64];
+                int n = windows_of(domain, w, 64, true);
+                for (int j = 0; j < n && j < 64; j++) {
+                        char *t = prop(w[j], XCB_ATOM_WM_NAME);
+                        bool found = strcmp(t, want) == 0;
+                        free(t);
+                        if (found) {
+                                printf("0x%x\n", w[j]);
+                                return 0;
+                        }
+                }
+                usleep(50000);
+        }
+        return 1;
+}
+
 static int run(int argc, char **argv) {
         screen = xcb_setup_roots_iterator(xcb_get_setup(c)).data;
+
+        if (strcmp(argv[1], "paint") == 0 && argc == 8)
+                return paint(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
+                             (uint32_t) strtoul(argv[7], NULL, 16));
+        if (strcmp(argv[1], "titled") == 0 && argc == 4)
+                return titled(argv[2], argv[3]);
 
         if (strcmp(argv[1], "find") == 0) {
                 xcb_window_t w;

@@ -33,15 +33,15 @@ ADMIN=$XVFB_DISPLAY
 export DISPLAY=:$ADMIN
 
 # The agent starts the domain's Xvfb itself, at guid's screen size.
-DOM=$(free_display $((ADMIN + 1)))
 mkdir -p "$T/vchan" "$T/clip"
-"$AGENT" --vchan-dir "$T/vchan" --domid 5 --xvfb-display "$DOM" --screen guid >"$T/agent.log" 2>&1 &
+"$AGENT" --vchan-dir "$T/vchan" --domid 5 --xvfb-display auto --screen guid >"$T/agent.log" 2>&1 &
 PIDS+=($!)
 "$GUID" --domain work --domid 5 --label blue --vchan-dir "$T/vchan" --clipboard-dir "$T/clip" \
         >"$T/guid.log" 2>&1 &
 GUID_PID=$!
 PIDS+=($GUID_PID)
 wait_for 30 grep -q 'forwarding the windows' "$T/agent.log" || fail "the agent did not start its Xvfb"
+DOM=$(sed -n 's/^gui-agent: started .* on :\([0-9]*\) .*/\1/p' "$T/agent.log")
 DISPLAY=:$DOM xdpyinfo 2>/dev/null | grep -q 'dimensions: *1280x1024' || fail "the domain's screen is not guid's size"
 
 DISPLAY=:$DOM xterm -T 'agent test' -geometry 60x10+40+50 -e sh >"$T/xterm.log" 2>&1 &

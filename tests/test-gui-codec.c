@@ -47,7 +47,7 @@ START_TEST(test_create_bytes) {
 END_TEST
 
 START_TEST(test_every_fixed_type_roundtrips) {
-        for (uint32_t t = GUI_MSG_KEYPRESS; t <= GUI_MSG_WINDOW_DUMP_ACK; t++) {
+        for (uint32_t t = GUI_MSG_KEYPRESS; t <= GUI_MSG_SCREEN_IMAGE; t++) {
                 int size = gui_body_size(t);
                 if (size < 0)
                         continue;
@@ -87,7 +87,7 @@ START_TEST(test_refused_headers) {
                 ck_assert_int_eq(gui_check_header(&h, GUI_FROM_DAEMON), -EBADMSG);
         }
         /* a length off by one either way, for every fixed type */
-        for (uint32_t t = GUI_MSG_KEYPRESS; t <= GUI_MSG_WINDOW_DUMP_ACK; t++) {
+        for (uint32_t t = GUI_MSG_KEYPRESS; t <= GUI_MSG_SCREEN_IMAGE; t++) {
                 int size = gui_body_size(t);
                 if (size < 0)
                         continue;
@@ -172,7 +172,9 @@ START_TEST(test_versions) {
         uint32_t v = 0;
         ck_assert_int_eq(gui_negotiate_version(0x00010008, &v), 0);
         ck_assert_uint_eq(v, 0x00010008);
-        ck_assert_int_eq(gui_negotiate_version(0x00010009, &v), 0);     /* newer minor: ours */
+        ck_assert_int_eq(gui_negotiate_version(0x00010009, &v), 0);     /* Odyssey's screen buffer */
+        ck_assert_uint_eq(v, 0x00010009);
+        ck_assert_int_eq(gui_negotiate_version(0x0001000a, &v), 0);     /* newer minor: ours */
         ck_assert_uint_eq(v, GUI_PROTOCOL_VERSION);
         ck_assert_int_eq(gui_negotiate_version(0x00010005, &v), 0);
         ck_assert_uint_eq(v, 0x00010005);
@@ -180,7 +182,8 @@ START_TEST(test_versions) {
         ck_assert_int_eq(gui_negotiate_version(0x00020008, &v), -EPROTONOSUPPORT);
         ck_assert_int_eq(gui_negotiate_version(0, &v), -EPROTONOSUPPORT);
         ck_assert_int_eq(gui_check_daemon_version(0x00010008), 0);
-        ck_assert_int_eq(gui_check_daemon_version(0x00010009), -EPROTONOSUPPORT);
+        ck_assert_int_eq(gui_check_daemon_version(0x00010009), 0);
+        ck_assert_int_eq(gui_check_daemon_version(0x0001000a), -EPROTONOSUPPORT);
         ck_assert_int_eq(gui_check_daemon_version(0x00010003), -EPROTONOSUPPORT);
 
         uint8_t buf[GUI_XCONF_SIZE];
@@ -271,6 +274,50 @@ START_TEST(test_framing) {
 }
 END_TEST
 
+/* Odyssey's 1.9 messages: exact bytes, agent only, exact lengths. */
+START_TEST(test_screen_messages) {
+        static const uint8_t expected[] = {
+                150, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0,
+                0x80, 7, 0, 0, 0x38, 4, 0, 0, 0, 0x1e, 0, 0, 0xa0, 0x0c, 0, 0 };
+        struct gui_msg m = { .type = GUI_MSG_SCREEN_BUFFER }, back;
+        uint8_t buf[64];
+
+        m.u.screen_buffer.width = 1920;
+        m.u.screen_buffer.height = 1080;
+        m.u.screen_buffer.stride = 7680;
+        m.u.screen_buffer.offset = 3232;
+        ck_assert_int_eq(gui_encode(&m, buf, sizeof(buf)), (int) sizeof(expected));
+        ck_assert_mem_eq(buf, expected, sizeof(expected));
+        ck_assert_int_eq(roundtrip(&m, GUI_FROM_AGENT, buf, sizeof(buf), &back), 0);
+        ck_assert_mem_eq(&back.u.screen_buffer, &m.u.screen_buffer, sizeof(m.u.screen_buffer));
+        ck_assert_int_eq(roundtrip(&m, GUI_FROM_DAEMON, buf, sizeof(buf), &back), -EBADMSG);
+
+        m = (struct gui_msg) { .type = GUI_MSG_SCREEN_IMAGE, .window = 0x400001 };
+        m.u.screen_image.x = 1;
+        m.u.screen_image.y = 2;
+        m.u.screen_image.width = 3;
+        m.u.screen_image.height = 4;
+        m.u.screen_image.screen_x = 5;
+        m.u.screen_image.screen_y = 6;
+        ck_assert_int_eq(gui_encode(&m, buf, sizeof(buf)), GUI_HEADER_SIZE + 24);
+        ck_assert_int_eq(roundtrip(&m, GUI_FROM_AGENT, buf, sizeof(buf), &back), 0);
+        ck_assert_uint_eq(back.window, 0x400001);
+        ck_assert_mem_eq(&back.u.screen_image, &m.u.screen_image, sizeof(m.u.screen_image));
+        ck_assert_int_eq(roundtrip(&m, GUI_FROM_DAEMON, buf, sizeof(buf), &back), -EBADMSG);
+        ck_assert_str_eq(gui_msg_type_to_string(GUI_MSG_SCREEN_IMAGE), "SCREEN_IMAGE");
+
+        /* a body one word short or long is refused */
+        struct gui_header h = { GUI_MSG_SCREEN_IMAGE, 1, 20 };
+        ck_assert_int_eq(gui_check_header(&h, GUI_FROM_AGENT), -EBADMSG);
+        h.untrusted_len = 28;
+        ck_assert_int_eq(gui_check_header(&h, GUI_FROM_AGENT), -EBADMSG);
+        h = (struct gui_header) { GUI_MSG_SCREEN_BUFFER, 0, 12 };
+        ck_assert_int_eq(gui_check_header(&h, GUI_FROM_AGENT), -EBADMSG);
+        h = (struct gui_header) { GUI_MSG_SCREEN_IMAGE + 1, 0, 0 };
+        ck_assert_int_eq(gui_check_header(&h, GUI_FROM_AGENT), -EBADMSG);
+}
+END_TEST
+
 static Suite *make_suite(void) {
         Suite *s = suite_create("gui-codec");
         TCase *tc = tcase_create("codec");
@@ -284,6 +331,7 @@ static Suite *make_suite(void) {
         tcase_add_test(tc, test_titles);
         tcase_add_test(tc, test_classes);
         tcase_add_test(tc, test_framing);
+        tcase_add_test(tc, test_screen_messages);
         suite_add_tcase(s, tc);
         return s;
 }

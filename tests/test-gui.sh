@@ -89,6 +89,15 @@ wait_for 10 test "$("$PROBE" pixel "$P" 2 2)" = 00ff00 || fail "personal's inter
 [ "$("$PROBE" pixel "$P" 1 1)" = cc0000 ] || fail "personal's frame corner"
 ok "frames have the exact label color on all sides; interiors match what the domains drew"
 
+# protocol 1.9: a window painted from the domain's shared screen
+start_domain shared 9 green screen 0x123456
+S=$("$PROBE" find shared) || fail "no window of shared on the display"
+wait_for 10 test "$("$PROBE" pixel "$S" 2 2)" = 123456 || fail "the direct window's interior is not the screen's"
+[ "$("$PROBE" pixel "$S" 201 121)" = 123456 ] || fail "the direct window's far corner"
+"$PROBE" frame "$S" 0x73d216 || fail "the direct window's frame"
+grep -q 'shared shares its 1280x1024 screen' "$T/guid-shared.log" || fail "guid did not take the screen"
+ok "a window is painted from the domain's shared screen"
+
 # input: keys typed into work reach work only; a click on personal reaches personal
 xdotool windowfocus --sync "$W"
 wait_for 10 grep -q '^FOCUS' "$T/work.out" || fail "work never got the focus"
@@ -173,7 +182,8 @@ ok "hostile geometry, titles and floods are clamped, sanitised, absorbed"
 
 # --- hostile agents: violations end that guid only ---
 for scenario in bad-length unknown-window double-create huge-dump unsealed clipboard-header-bomb bad-flags \
-                window-flood pixel-flood; do
+                window-flood pixel-flood screen-unsealed screen-small screen-bad-stride screen-bad-offset \
+                screen-outside-screen screen-outside-window; do
         start_domain "$scenario" 20 red "$scenario"
         wait_exit "$GUID_PID"
         [ "$CODE" = 1 ] || fail "guid did not stop on $scenario (exit $CODE)"
@@ -182,6 +192,12 @@ done
 grep -q 'window-flood created more than 512 windows' "$T/guid-window-flood.log" || fail "window limit"
 grep -q 'pixel-flood asked for 385 MiB of window buffers, more than 384 MiB' "$T/guid-pixel-flood.log" \
         || fail "pixel memory limit"
+grep -q 'unusable window buffer' "$T/guid-screen-unsealed.log" || fail "unsealed screen: reason"
+grep -q 'unusable window buffer' "$T/guid-screen-small.log" || fail "small screen: reason"
+grep -q 'impossible screen buffer' "$T/guid-screen-bad-stride.log" || fail "bad stride: reason"
+grep -q 'impossible screen buffer' "$T/guid-screen-bad-offset.log" || fail "bad offset: reason"
+grep -q 'screen image outside its screen' "$T/guid-screen-outside-screen.log" || fail "outside the screen: reason"
+grep -q 'screen image outside its window' "$T/guid-screen-outside-window.log" || fail "outside the window: reason"
 [ "$("$PROBE" count window-flood)" = 0 ] || fail "the window flood left windows behind"
 kill -0 "$WORK_GUID" && kill -0 "$PERSONAL_GUID" || fail "another domain's guid died"
 "$PROBE" frame "$W" 0x3465a4 || fail "work's window after the hostile agents"

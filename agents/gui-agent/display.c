@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The domain's own X server: started here (Xvfb, as large as guid's
- * screen) unless --display names one, then prepared for forwarding:
- * Composite redirect of the top-level windows (automatic, so the domain's
- * own screen stays right too), DAMAGE, XFIXES cursor notifications, XTEST
+ * screen, its framebuffer shared with guid: screen.c) unless --display
+ * names one, then prepared for forwarding: Composite (top-level windows
+ * redirected one by one, direct.c), DAMAGE, XFIXES cursor notifications, XTEST
  * for input, and a second, xcb connection for MIT-SHM fd attach.
  */
 #include <errno.h>
@@ -32,13 +32,19 @@ static int ignore_x_error(Display *dpy, XErrorEvent *e) {
         return 0;
 }
 
-/* Xvfb writes the display number to -displayfd once it accepts clients. */
+/* Xvfb writes the display number to -displayfd once it accepts clients.
+ * Its framebuffer is our memfd when that can be set up (screen.c). */
 static int start_xvfb(struct agent *a, char display[static 32]) {
         int pipe_fds[2];
-        char screen[64], display_arg[16], fd_arg[16];
+        char screen[64], display_arg[16], fd_arg[16], fbdir[64];
+        bool shared = screen_prepare(a, fbdir) >= 0;
 
-        if (pipe2(pipe_fds, O_CLOEXEC) < 0)
-                return -errno;
+        if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
+                int r = -errno;
+                if (shared)
+                        screen_cleanup_dir(fbdir);
+                return r;
+        }
         snprintf(screen, sizeof(screen), "%ux%ux24", a->xconf.w, a->xconf.h);
         snprintf(display_arg, sizeof(display_arg), ":%u", a->opt.xvfb_display);
         snprintf(fd_arg, sizeof(fd_arg), "%d", pipe_fds[1]);
@@ -48,13 +54,24 @@ static int start_xvfb(struct agent *a, char display[static 32]) {
                 int r = -errno;
                 close(pipe_fds[0]);
                 close(pipe_fds[1]);
+                if (shared)
+                        screen_cleanup_dir(fbdir);
                 return r;
         }
         if (pid == 0) {
                 (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
                 (void) fcntl(pipe_fds[1], F_SETFD, 0);
-                execlp(a->opt.xvfb, a->opt.xvfb, display_arg, "-screen", "0", screen, "-nolisten", "tcp",
-                       "-displayfd", fd_arg, (char *) NULL);
+                const char *argv[16] = { a->opt.xvfb };
+                size_t n = 1;
+                if (a->opt.xvfb_display != XVFB_DISPLAY_AUTO)
+                        argv[n++] = display_arg;
+                argv[n++] = "-screen", argv[n++] = "0", argv[n++] = screen;
+                argv[n++] = "-nolisten", argv[n++] = "tcp", argv[n++] = "-displayfd", argv[n++] = fd_arg;
+                if (shared) {
+                        (void) fcntl(a->screen_fd, F_SETFD, 0);
+                        argv[n++] = "-fbdir", argv[n++] = fbdir;
+                }
+                execvp(a->opt.xvfb, (char **) argv);
                 fprintf(stderr, "gui-agent: cannot run %s: %s\n", a->opt.xvfb, strerror(errno));
                 _exit(127);
         }
@@ -75,6 +92,8 @@ static int start_xvfb(struct agent *a, char display[static 32]) {
                         break;
         }
         close(pipe_fds[0]);
+        if (shared)
+                screen_cleanup_dir(fbdir);
         number[len] = '\0';
         unsigned d;
         if (sscanf(number, "%u", &d) != 1) {
@@ -83,6 +102,8 @@ static int start_xvfb(struct agent *a, char display[static 32]) {
         }
         snprintf(display, 32, ":%u", d);
         agent_log("started %s on %s (%s)", a->opt.xvfb, display, screen);
+        if (shared)
+                (void) screen_seal(a);
         return 0;
 }
 
@@ -149,8 +170,7 @@ int display_open(struct agent *a) {
         a->atom_text = XInternAtom(a->dpy, "TEXT", False);
         a->atom_property = XInternAtom(a->dpy, "_ODYSSEY_CLIPBOARD", False);
 
-        /* Only the top level: children paint into their top-level's pixmap. */
-        XCompositeRedirectSubwindows(a->dpy, a->root, CompositeRedirectAutomatic);
+        /* Top-level windows are redirected one by one (direct.c). */
         XSelectInput(a->dpy, a->root, SubstructureNotifyMask);
         XFixesSelectCursorInput(a->dpy, a->root, XFixesDisplayCursorNotifyMask);
         /* An input-only window for the clipboard: never a top-level to forward. */

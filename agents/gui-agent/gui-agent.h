@@ -20,6 +20,7 @@ struct agent_window {
         uint32_t border;                /* X border width: the composite pixmap includes it */
         bool override_redirect;
         bool mapped;
+        bool direct;                    /* not redirected: guid reads it from the shared screen */
         Damage damage;
         Pixmap pixmap;                  /* its composite pixmap, named for the current size */
         /* the pixels: a memfd shared with this X server (MIT-SHM) and guid */
@@ -31,14 +32,21 @@ struct agent_window {
         struct agent_window *next;
 };
 
+#define XVFB_DISPLAY_AUTO (~0u)
+
 struct agent_options {
         const char *display;            /* NULL: start our own Xvfb */
         const char *xvfb;               /* the Xvfb binary */
-        unsigned xvfb_display;          /* its display number */
+        unsigned xvfb_display;          /* its display number, or XVFB_DISPLAY_AUTO: the first free one */
         const char *vchan_dir;          /* NULL: $VCHAN_SOCKET_DIR */
         int domid;                      /* -1: $VCHAN_DOMAIN */
         uint32_t screen_w, screen_h;    /* our Xvfb's size, started at once; 0: at the
                                          * first guid's screen size, once it connects */
+};
+
+/* The shared screen's layout (screen.c). */
+struct agent_screen {
+        uint32_t width, height, stride, offset;
 };
 
 struct agent {
@@ -59,6 +67,9 @@ struct agent {
         struct agent_window *windows;
         Window pointer_window;          /* the window guid last moved the pointer in */
         pid_t xvfb_pid;
+        int screen_fd;                  /* our Xvfb's framebuffer, -1 when not shared */
+        struct agent_screen screen;
+        bool restack;                   /* the stacking or geometry changed: direct.c looks again */
         /* the GUI channel */
         struct vchan *vchan;
         int shm_listen, shm_fd;
@@ -95,6 +106,16 @@ int pixels_new_buffer(struct agent *a, struct agent_window *w);
 void pixels_release(struct agent *a, struct agent_window *w);
 void pixels_damage(struct agent_window *w, int32_t x, int32_t y, uint32_t width, uint32_t height);
 int pixels_flush(struct agent *a);
+
+/* screen.c: our Xvfb's framebuffer as a memfd */
+int screen_prepare(struct agent *a, char ret_fbdir[static 64]);
+void screen_cleanup_dir(const char *fbdir);
+int screen_seal(struct agent *a);
+int screen_send(struct agent *a);
+bool screen_shared(const struct agent *a);
+
+/* direct.c: which windows guid reads from the screen */
+void direct_update(struct agent *a);
 
 /* input.c: guid's messages */
 int input_handle(struct agent *a, const struct gui_msg *m);

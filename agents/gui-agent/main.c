@@ -57,7 +57,7 @@ static void help(void) {
                "gui-shm.DOMID.sock in the vchan directory.\n\n"
                "  --display DISPLAY   forward this X server's windows (default: start Xvfb)\n"
                "  --xvfb PATH         the Xvfb to start (default: Xvfb)\n"
-               "  --xvfb-display N    its display number (default: 0)\n"
+               "  --xvfb-display N    its display number, or auto: the first free one (default: 0)\n"
                "  --screen WxH|guid   its size; it starts at once (default: %ux%u);\n"
                "                      guid: when the first guid connects, at its screen's size\n"
                "  --vchan-dir DIR     the vchan directory (default: $VCHAN_SOCKET_DIR)\n"
@@ -96,6 +96,10 @@ static int parse_args(int argc, char **argv, struct agent_options *o) {
                         o->xvfb = optarg;
                         break;
                 case ARG_XVFB_DISPLAY:
+                        if (strcmp(optarg, "auto") == 0) {
+                                o->xvfb_display = XVFB_DISPLAY_AUTO;
+                                break;
+                        }
                         if (parse_uint32(optarg, &v) < 0 || v > 65535) {
                                 agent_log("bad display number '%s'", optarg);
                                 return -EINVAL;
@@ -145,7 +149,10 @@ static int process_x(struct agent *a) {
 
 /* One guid session: <0 when it ended (guid closed or misbehaved). */
 static int serve(struct agent *a) {
-        int r = windows_announce_all(a);
+        int r = screen_send(a);
+        if (r < 0)
+                return r;
+        r = windows_announce_all(a);
         if (r < 0)
                 return r;
         for (;;) {
@@ -182,7 +189,7 @@ static void on_terminate(int sig) {
 }
 
 int main(int argc, char **argv) {
-        struct agent a = { .shm_listen = -1, .shm_fd = -1 };
+        struct agent a = { .shm_listen = -1, .shm_fd = -1, .screen_fd = -1 };
         int r;
 
         r = parse_args(argc, argv, &a.opt);

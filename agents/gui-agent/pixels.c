@@ -6,8 +6,9 @@
  * Damage collected during one pass of the event loop is one frame: per
  * window its bounding box, widened to whole rows so that the X server
  * writes it straight into the buffer at the right offset (read from the
- * window's composite pixmap), then one SHMIMAGE.  No
- * pixel passes through the agent or guid.
+ * window's composite pixmap), then one SHMIMAGE; or, for a direct window
+ * (direct.c), only a SCREEN_IMAGE: its pixels are in the shared screen.
+ * No pixel passes through the agent or guid.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,7 +57,8 @@ int pixels_new_buffer(struct agent *a, struct agent_window *w) {
         w->seg = seg;
         /* a redirected window's pixmap changes with its size; reading it
          * (not the window) works wherever the window lies on the screen */
-        w->pixmap = XCompositeNameWindowPixmap(a->dpy, w->id);
+        if (!w->direct)
+                w->pixmap = XCompositeNameWindowPixmap(a->dpy, w->id);
         w->buf_width = w->width;
         w->buf_height = w->height;
 
@@ -92,8 +94,26 @@ static int32_t clamp(int32_t v, int32_t lo, int32_t hi) {
         return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* A direct window: the pixels are in the shared screen already. */
+static int flush_direct(struct agent *a, struct agent_window *w) {
+        int32_t x0 = clamp(w->dirty_x0, 0, (int32_t) w->width), x1 = clamp(w->dirty_x1, 0, (int32_t) w->width);
+        int32_t y0 = clamp(w->dirty_y0, 0, (int32_t) w->height), y1 = clamp(w->dirty_y1, 0, (int32_t) w->height);
+        if (x0 >= x1 || y0 >= y1)
+                return 0;
+        struct gui_msg m = { .type = GUI_MSG_SCREEN_IMAGE, .window = (uint32_t) w->id };
+        m.u.screen_image.x = (uint32_t) x0;
+        m.u.screen_image.y = (uint32_t) y0;
+        m.u.screen_image.width = (uint32_t) (x1 - x0);
+        m.u.screen_image.height = (uint32_t) (y1 - y0);
+        m.u.screen_image.screen_x = (uint32_t) (w->x + (int32_t) w->border);
+        m.u.screen_image.screen_y = (uint32_t) (w->y + (int32_t) w->border);
+        return channel_send(a, &m);
+}
+
 static int flush_window(struct agent *a, struct agent_window *w) {
         w->dirty = false;
+        if (w->direct && w->mapped)
+                return flush_direct(a, w);
         if (!w->seg || !w->pixmap || !w->mapped)
                 return 0;
         int32_t x0 = clamp(w->dirty_x0, 0, (int32_t) w->buf_width), x1 = clamp(w->dirty_x1, 0, (int32_t) w->buf_width);
@@ -121,6 +141,7 @@ static int flush_window(struct agent *a, struct agent_window *w) {
 }
 
 int pixels_flush(struct agent *a) {
+        direct_update(a);
         /* the Xlib connection may hold requests the X server must see first */
         XFlush(a->dpy);
         for (struct agent_window *w = a->windows; w; w = w->next)

@@ -13,6 +13,7 @@
 #include <X11/Xatom.h>
 #include <X11/Xutil.h>
 #include <X11/cursorfont.h>
+#include <X11/extensions/Xcomposite.h>
 #include <X11/extensions/Xfixes.h>
 
 #include "gui-agent.h"
@@ -48,6 +49,10 @@ static int window_add(struct agent *a, Window id, int x, int y, int width, int h
         a->windows = w;
         /* property changes: titles, hints */
         XSelectInput(a->dpy, id, PropertyChangeMask);
+        /* redirected until direct.c finds it fully visible; children paint
+         * into their top-level's pixmap */
+        XCompositeRedirectWindow(a->dpy, id, CompositeRedirectAutomatic);
+        a->restack = true;
         uint32_t words[] = { (uint32_t) (w->x + (int32_t) w->border), (uint32_t) (w->y + (int32_t) w->border),
                              w->width, w->height, 0, w->override_redirect };
         return send_words(a, GUI_MSG_CREATE, id, 6, words);
@@ -224,6 +229,14 @@ int windows_announce_all(struct agent *a) {
 
 int windows_handle_event(struct agent *a, XEvent *ev) {
         struct agent_window *w;
+
+        switch (ev->type) {
+        case MapNotify: case UnmapNotify: case ConfigureNotify: case CirculateNotify: case DestroyNotify:
+                a->restack = true;
+                break;
+        default:
+                break;
+        }
 
         if (ev->type == a->damage_event + XDamageNotify) {
                 XDamageNotifyEvent *d = (XDamageNotifyEvent *) ev;

@@ -72,6 +72,7 @@ int guid_agent_connect(struct guid *g) {
                                        g->cfg.domain, untrusted_version >> 16, untrusted_version & 0xffff,
                                        GUI_PROTOCOL_MAJOR, GUI_PROTOCOL_MIN_MINOR, GUI_PROTOCOL_MAJOR,
                                        GUI_PROTOCOL_MINOR);
+        g->state.screen_allowed = (g->version & 0xffff) >= GUI_PROTOCOL_SCREEN_MINOR;
         gui_encode_u32(buf, g->version);
         if (vchan_send(g->vchan, buf, 4) != 4)
                 return log_error_errno(EPIPE, "Cannot answer the GUI agent of %s", g->cfg.domain);

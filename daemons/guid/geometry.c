@@ -60,3 +60,26 @@ bool guid_clip_repaint(const struct guid_window *w, int32_t x, int32_t y, uint32
                 *height = limit_h - (uint32_t) y;
         return *width > 0 && *height > 0;
 }
+
+bool guid_clip_screen_repaint(const struct guid_state *s, const struct guid_window *w, int32_t x, int32_t y,
+                              uint32_t *width, uint32_t *height) {
+        if (s->screen.width == 0 || x < 0 || y < 0)
+                return false;
+        /* the content, then what of it lies in the screen buffer */
+        uint64_t limit_w = w->width, limit_h = w->height;
+        if ((uint64_t) w->screen_x + limit_w > s->screen.width)
+                limit_w = w->screen_x < s->screen.width ? s->screen.width - w->screen_x : 0;
+        if ((uint64_t) w->screen_y + limit_h > s->screen.height)
+                limit_h = w->screen_y < s->screen.height ? s->screen.height - w->screen_y : 0;
+        if ((uint64_t) x >= limit_w || (uint64_t) y >= limit_h)
+                return false;
+        if (*width > limit_w - (uint64_t) x)
+                *width = (uint32_t) (limit_w - (uint64_t) x);
+        if (*height > limit_h - (uint64_t) y)
+                *height = (uint32_t) (limit_h - (uint64_t) y);
+        return *width > 0 && *height > 0;
+}
+
+uint64_t guid_screen_bytes(uint32_t stride, uint32_t height, uint32_t offset) {
+        return (uint64_t) stride * height + offset;
+}

@@ -37,6 +37,7 @@ struct guid {
         xcb_connection_t *conn;
         xcb_screen_t *screen;
         xcb_gcontext_t gc;
+        xcb_shm_seg_t screen_seg;       /* the domain's screen buffer (1.9), 0 when none */
         xcb_atom_t atom_vmname, atom_label_color, atom_vmwindowid, atom_net_wm_name, atom_utf8_string,
                 atom_wm_delete, atom_wm_protocols;
         xcb_keycode_t key_c, key_v;
@@ -50,7 +51,8 @@ int guid_agent_connect(struct guid *g);
 int guid_agent_process(struct guid *g);         /* <0: protocol violation or EOF */
 int guid_agent_send(struct guid *g, const struct gui_msg *m);
 
-/* The memfd announced by a GUI_DUMP_MEMFD dump of `window`, at least need bytes. */
+/* The memfd announced by a GUI_DUMP_MEMFD dump of `window` (0: by a
+ * SCREEN_BUFFER), at least need bytes. */
 int guid_agent_receive_memfd(struct guid *g, uint32_t window, uint64_t need);
 
 /* x11.c: the admin display */

@@ -90,6 +90,17 @@ static uint64_t buffer_bytes(uint32_t width, uint32_t height) {
         return (uint64_t) width * height * 4;
 }
 
+/* The domain's pixel memory becomes total, if within its limit. */
+static int charge_pixels(struct guid_state *s, uint64_t total) {
+        uint64_t limit = guid_pixel_limit(s->screen_width, s->screen_height);
+        if (total > limit)
+                return log_error_errno(EBADMSG, "%s asked for %" PRIu64 " MiB of window buffers, more "
+                                       "than %" PRIu64 " MiB; closing.", s->domain,
+                                       (total + (1u << 20) - 1) >> 20, limit >> 20);
+        s->pixel_bytes = total;
+        return 0;
+}
+
 static int handle_create(struct guid_state *s, const struct gui_msg *m, struct guid_actions *a) {
         if (m->window == 0 || guid_state_find(s, m->window))
                 return log_error_errno(EBADMSG, "%s created window 0x%x twice (or id 0); closing.", s->domain,
@@ -103,8 +114,8 @@ static int handle_create(struct guid_state *s, const struct gui_msg *m, struct g
         w->agent_id = m->window;
         w->x = m->u.create.x;
         w->y = m->u.create.y;
-        w->width = m->u.create.width;
-        w->height = m->u.create.height;
+        w->width = w->agent_width = m->u.create.width;
+        w->height = w->agent_height = m->u.create.height;
         guid_clamp_geometry(s->screen_width, s->screen_height, &w->x, &w->y, &w->width, &w->height);
         w->override_redirect = m->u.create.override_redirect != 0 &&
                                !guid_too_big_for_override_redirect(s->screen_width, s->screen_height, w->width,
@@ -143,6 +154,8 @@ static int handle_configure(struct guid_state *s, struct guid_window *w, const s
 
         if (width == 0 || height == 0)
                 return log_error_errno(EBADMSG, "%s configured a window to size 0; closing.", s->domain);
+        w->agent_width = width;
+        w->agent_height = height;
         guid_clamp_geometry(s->screen_width, s->screen_height, &x, &y, &width, &height);
         /* the override-redirect flag is fixed once created (QSB-072);
          * growing past 90% of the screen loses it */
@@ -154,6 +167,62 @@ static int handle_configure(struct guid_state *s, struct guid_window *w, const s
         w->x = x, w->y = y, w->width = width, w->height = height;
         push(a, GUID_ACTION_MOVE_RESIZE, w);
         push_geometry_reply(a, w, m->u.configure.x, m->u.configure.y, m->u.configure.width, m->u.configure.height);
+        return 0;
+}
+
+/* 1.9: the window is fully visible in the domain's screen and changed
+ * there.  The rect must lie inside the window (as the agent sized it) and
+ * the screen buffer; what guid paints is clipped to the content it shows. */
+static int handle_screen_image(struct guid_state *s, struct guid_window *w, const struct gui_msg *m,
+                               struct guid_actions *a) {
+        uint32_t x = m->u.screen_image.x, y = m->u.screen_image.y;
+        uint32_t width = m->u.screen_image.width, height = m->u.screen_image.height;
+        uint32_t sx = m->u.screen_image.screen_x, sy = m->u.screen_image.screen_y;
+
+        if (s->screen.width == 0)
+                return log_error_errno(EBADMSG, "%s sent a screen image without a screen buffer; closing.",
+                                       s->domain);
+        if (width == 0 || height == 0 || (uint64_t) x + width > w->agent_width ||
+            (uint64_t) y + height > w->agent_height)
+                return log_error_errno(EBADMSG, "%s sent a screen image outside its window 0x%x; closing.",
+                                       s->domain, w->agent_id);
+        if ((uint64_t) sx + x + width > s->screen.width || (uint64_t) sy + y + height > s->screen.height)
+                return log_error_errno(EBADMSG, "%s sent a screen image outside its screen; closing.", s->domain);
+        w->direct = true;
+        w->screen_x = sx;
+        w->screen_y = sy;
+        if (w->mapped && guid_clip_screen_repaint(s, w, (int32_t) x, (int32_t) y, &width, &height)) {
+                struct guid_action *r = push(a, GUID_ACTION_REPAINT_SCREEN, w);
+                r->u.rect.x = (int32_t) x;
+                r->u.rect.y = (int32_t) y;
+                r->u.rect.width = width;
+                r->u.rect.height = height;
+                r->u.rect.src_x = sx + x;
+                r->u.rect.src_y = sy + y;
+        }
+        return 0;
+}
+
+/* 1.9: the domain's screen, once per connection.  Its layout is checked
+ * here, the memfd's size and seals when it is received (window.c). */
+static int handle_screen_buffer(struct guid_state *s, const struct gui_msg *m, struct guid_actions *a) {
+        uint32_t width = m->u.screen_buffer.width, height = m->u.screen_buffer.height;
+        uint32_t stride = m->u.screen_buffer.stride, offset = m->u.screen_buffer.offset;
+
+        if (!s->screen_allowed || s->screen.width != 0 || m->window != 0)
+                return log_error_errno(EBADMSG, "%s sent an unexpected screen buffer; closing.", s->domain);
+        if (width == 0 || width > GUI_MAX_WINDOW_WIDTH || height == 0 || height > GUI_MAX_WINDOW_HEIGHT ||
+            stride % 4 != 0 || stride / 4 < width || stride / 4 > GUI_MAX_WINDOW_WIDTH || offset % 4 != 0)
+                return log_error_errno(EBADMSG, "%s sent an impossible screen buffer (%ux%u, stride %u, offset "
+                                       "%u); closing.", s->domain, width, height, stride, offset);
+        int r = charge_pixels(s, s->pixel_bytes + guid_screen_bytes(stride, height, offset));
+        if (r < 0)
+                return r;
+        s->screen.width = width;
+        s->screen.height = height;
+        s->screen.stride = stride;
+        s->screen.offset = offset;
+        push(a, GUID_ACTION_ATTACH_SCREEN, NULL);
         return 0;
 }
 
@@ -178,6 +247,7 @@ static int handle_window_message(struct guid_state *s, struct guid_window *w, co
                 return handle_configure(s, w, m, a);
         case GUI_MSG_SHMIMAGE: {
                 uint32_t width = m->u.shmimage.width, height = m->u.shmimage.height;
+                w->direct = false;
                 if (w->mapped && guid_clip_repaint(w, m->u.shmimage.x, m->u.shmimage.y, &width, &height)) {
                         struct guid_action *x = push(a, GUID_ACTION_REPAINT, w);
                         x->u.rect.x = m->u.shmimage.x;
@@ -187,6 +257,8 @@ static int handle_window_message(struct guid_state *s, struct guid_window *w, co
                 }
                 return 0;
         }
+        case GUI_MSG_SCREEN_IMAGE:
+                return handle_screen_image(s, w, m, a);
         case GUI_MSG_WMNAME: {
                 char title[GUI_TITLE_SIZE];
                 gui_sanitize_title(m->u.title, s->allow_utf8_titles, title);
@@ -207,14 +279,10 @@ static int handle_window_message(struct guid_state *s, struct guid_window *w, co
                         return log_error_errno(EBADMSG, "%s sent a window dump this backend cannot map; closing.",
                                                s->domain);
                 /* the new buffer replaces the window's old one */
-                uint64_t total = s->pixel_bytes - buffer_bytes(w->buf_width, w->buf_height) +
-                                 buffer_bytes(m->u.dump.width, m->u.dump.height);
-                uint64_t limit = guid_pixel_limit(s->screen_width, s->screen_height);
-                if (total > limit)
-                        return log_error_errno(EBADMSG, "%s asked for %" PRIu64 " MiB of window buffers, more "
-                                               "than %" PRIu64 " MiB; closing.", s->domain,
-                                               (total + (1u << 20) - 1) >> 20, limit >> 20);
-                s->pixel_bytes = total;
+                int r = charge_pixels(s, s->pixel_bytes - buffer_bytes(w->buf_width, w->buf_height) +
+                                                 buffer_bytes(m->u.dump.width, m->u.dump.height));
+                if (r < 0)
+                        return r;
                 /* the codec bounds the size; the X layer fails the peer if
                  * the buffer does not come, so the new size holds from here */
                 w->buf_width = m->u.dump.width;
@@ -272,6 +340,8 @@ int guid_state_handle(struct guid_state *s, const struct gui_msg *untrusted_msg,
         case GUI_MSG_CLIPBOARD_DATA:
                 handle_clipboard(s, untrusted_msg, ret);
                 return 0;
+        case GUI_MSG_SCREEN_BUFFER:
+                return handle_screen_buffer(s, untrusted_msg, ret);
         default: {
                 struct guid_window *w = guid_state_find(s, untrusted_msg->window);
                 if (!w)

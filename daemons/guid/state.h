@@ -23,6 +23,10 @@ struct guid_window {
         bool override_redirect;
         uint32_t flags;                 /* GUI_FLAG_* currently set */
         uint32_t buf_width, buf_height; /* the attached pixel buffer, 0 when none */
+        uint32_t agent_width, agent_height; /* its size in the domain, as the agent says (not clamped) */
+        /* its content last came from the domain's screen buffer, origin there */
+        bool direct;
+        uint32_t screen_x, screen_y;
         /* owned by the X layer: our window and its MIT-SHM segment */
         uint32_t xid;
         uint32_t seg;
@@ -40,6 +44,9 @@ struct guid_state {
         /* what the domain holds on the admin X server, bounded below */
         unsigned n_windows;
         uint64_t pixel_bytes;           /* sum of the attached buffers' sizes */
+        /* the domain's screen buffer (1.9: SCREEN_BUFFER), width 0 when none */
+        bool screen_allowed;            /* the negotiated version has it */
+        struct { uint32_t width, height, stride, offset; } screen;
 };
 
 /* A domain must not exhaust the admin X server (Qubes dropped its window
@@ -70,6 +77,9 @@ enum guid_action_type {
         GUID_ACTION_SET_CLASS,          /* text, len (two NUL-terminated parts) */
         GUID_ACTION_REPAINT,            /* rect: inside the buffer and the content, not empty */
         GUID_ACTION_ATTACH_BUFFER,      /* the memfd for w, rect.width x rect.height, waits on the side channel */
+        GUID_ACTION_ATTACH_SCREEN,      /* the screen memfd (state's screen layout), waits on the side channel */
+        GUID_ACTION_REPAINT_SCREEN,     /* rect of w's content from (src_x, src_y) of the screen buffer:
+                                         * inside the content and the screen, not empty */
         GUID_ACTION_SEND,               /* msg to the agent */
         GUID_ACTION_CLIPBOARD_STORE,    /* data, len <= clipboard_limit: the new global clipboard */
         GUID_ACTION_CLIPBOARD_OVERSIZE, /* the requested clipboard was too large: clear it, notice */
@@ -79,7 +89,7 @@ struct guid_action {
         enum guid_action_type type;
         struct guid_window *w;
         union {
-                struct { int32_t x, y; uint32_t width, height; } rect;
+                struct { int32_t x, y; uint32_t width, height, src_x, src_y; } rect;
                 struct { char text[GUID_CLASS_MAX]; size_t len; } str;
                 struct gui_msg msg;
                 struct { const uint8_t *data; size_t len; } clipboard;
@@ -113,3 +123,10 @@ bool guid_too_big_for_override_redirect(uint32_t sw, uint32_t sh, uint32_t width
 /* Clip a repaint of the content at (x, y) to the buffer and the content
  * area: false when nothing is left to paint. */
 bool guid_clip_repaint(const struct guid_window *w, int32_t x, int32_t y, uint32_t *width, uint32_t *height);
+/* The same for a direct window's paint from the screen buffer, its content
+ * origin at (w->screen_x, w->screen_y): clipped to the content and the
+ * screen; false when nothing is left. */
+bool guid_clip_screen_repaint(const struct guid_state *s, const struct guid_window *w, int32_t x, int32_t y,
+                              uint32_t *width, uint32_t *height);
+/* Bytes a screen buffer of this layout needs: offset + stride * height. */
+uint64_t guid_screen_bytes(uint32_t stride, uint32_t height, uint32_t offset);

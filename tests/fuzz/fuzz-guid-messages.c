@@ -6,14 +6,17 @@
  * would drop the peer for.  Input: 5 bytes of setup, then the stream.
  *   byte 0: bit 0 UTF-8 titles allowed; bit 1 the user presses Ctrl-Shift-C
  *           before every message; bit 2 the newest window has the focus;
- *           bits 3-4 the clipboard limit (256, 1000, 64000, 256000)
+ *           bits 3-4 the clipboard limit (256, 1000, 64000, 256000);
+ *           bit 5 the negotiated version has the screen buffer (1.9)
  *   bytes 1-2, 3-4: screen width and height (LE, 1..32767)
  * After every message, every action and the windows it touched must obey
  * guid's rules: geometry on the screen with all of the frame showing, no
  * near-full-screen override-redirect window, titles "[name] " + allowed
  * characters only, classes "name:", paints inside buffer and content,
  * replies the agent can decode, clipboard stored only when asked for and
- * within the limit; a refused message changes nothing.
+ * within the limit; a screen buffer only once, when allowed, of a sane
+ * layout, paints from it inside the content and the screen; a refused
+ * message changes nothing.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -115,6 +118,12 @@ static void check_action(const struct guid_state *s, const struct guid_action *a
         case GUID_ACTION_CLIPBOARD_OVERSIZE:
                 require(was_requested && !s->clipboard_requested && a->u.clipboard.len > s->clipboard_limit);
                 return;
+        case GUID_ACTION_ATTACH_SCREEN:
+                require(!w && s->screen_allowed && s->screen.width > 0 && s->screen.height > 0);
+                require(s->screen.stride % 4 == 0 && s->screen.offset % 4 == 0);
+                require(s->screen.stride / 4 >= s->screen.width && s->screen.stride / 4 <= GUI_MAX_WINDOW_WIDTH);
+                require(s->screen.height <= GUI_MAX_WINDOW_HEIGHT);
+                return;
         default:
                 break;
         }
@@ -146,6 +155,14 @@ static void check_action(const struct guid_state *s, const struct guid_action *a
                 require((uint64_t) a->u.rect.y + a->u.rect.height <= lh);
                 break;
         }
+        case GUID_ACTION_REPAINT_SCREEN:
+                require(w->mapped && w->direct && s->screen.width > 0 && a->u.rect.x >= 0 && a->u.rect.y >= 0);
+                require(a->u.rect.width > 0 && a->u.rect.height > 0);
+                require((uint64_t) a->u.rect.x + a->u.rect.width <= w->width);
+                require((uint64_t) a->u.rect.y + a->u.rect.height <= w->height);
+                require((uint64_t) a->u.rect.src_x + a->u.rect.width <= s->screen.width);
+                require((uint64_t) a->u.rect.src_y + a->u.rect.height <= s->screen.height);
+                break;
         case GUID_ACTION_ATTACH_BUFFER:
                 require(a->u.rect.width == w->buf_width && a->u.rect.height == w->buf_height && w->buf_width);
                 break;
@@ -184,6 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 .clipboard_limit = limits[(data[0] >> 3) & 3],
                 .screen_width = 1 + le16_load(data + 1) % 32767,
                 .screen_height = 1 + le16_load(data + 3) % 32767,
+                .screen_allowed = data[0] & 32,
         };
         bool press_copy = data[0] & 2, focus_newest = data[0] & 4;
         data += 5, size -= 5;
@@ -234,6 +252,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 check_window(&s, w);
                 pixels += (uint64_t) w->buf_width * w->buf_height * 4;
         }
+        if (s.screen.width)
+                pixels += guid_screen_bytes(s.screen.stride, s.screen.height, s.screen.offset);
         require(count_windows(&s) == s.n_windows && s.n_windows <= GUID_MAX_WINDOWS);
         require(pixels == s.pixel_bytes && pixels <= guid_pixel_limit(s.screen_width, s.screen_height));
         free_windows(&s);
