@@ -28,6 +28,12 @@ void vmux_header_encode(uint8_t out[VMUX_HEADER_SIZE], enum vmux_type type, uint
         le32_store(out + 4, length);
 }
 
+void vmux_hello_encode(uint8_t out[VMUX_HELLO_SIZE], uint32_t session) {
+        vmux_header_encode(out, VMUX_HELLO, 0, VMUX_HELLO_SIZE - VMUX_HEADER_SIZE);
+        le32_store(out + VMUX_HEADER_SIZE, VMUX_VERSION);
+        le32_store(out + VMUX_HEADER_SIZE + 4, session);
+}
+
 static int refuse(const char **reason, const char *why) {
         if (reason)
                 *reason = why;
@@ -54,6 +60,9 @@ int vmux_header_decode(const uint8_t in[VMUX_HEADER_SIZE], struct vmux_header *r
 
         switch (h.type) {
         case VMUX_HELLO:
+                if (h.length != VMUX_HELLO_SIZE - VMUX_HEADER_SIZE)
+                        return refuse(reason, "bad length");
+                break;
         case VMUX_CREDIT:
                 if (h.length != 4)
                         return refuse(reason, "bad length");
@@ -130,6 +139,7 @@ int vmux_frame_decode(const struct vmux_header *h, const uint8_t *payload, struc
                 f.value = le32_load(payload);
                 if (f.value != VMUX_VERSION)
                         return refuse(reason, "unsupported version");
+                f.session = le32_load(payload + 4);
                 break;
         case VMUX_CREDIT:
                 f.value = le32_load(payload);

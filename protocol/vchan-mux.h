@@ -6,7 +6,8 @@
  * A frame is an 8-byte little-endian header
  *     u8 type | u8 flags (0) | u16 stream | u32 length
  * and `length` payload bytes.  Per type (anything else is a violation):
- *   HELLO     stream 0, payload u32 version (1); first frame of each side
+ *   HELLO     stream 0, payload u32 version (2) | u32 session; first frame
+ *             of each side (see Sessions)
  *   LISTEN    stream 0, payload a socket name: "announce my real server"
  *   UNLISTEN  stream 0, payload a socket name: "it is gone"
  *   OPEN      stream s, payload a socket name: "connect s to your real one"
@@ -26,6 +27,18 @@
  * again on both sides only after both CLOSEs, and its opener may reuse it
  * from then on.  A frame for an id that is neither open nor closing is a
  * violation.
+ *
+ * Sessions: the guest's mux may start again (crash, restart) under a host
+ * mux that stays, and bytes of the old session may still be on their way
+ * to it (a frame cut anywhere).  So the guest starts each session with
+ * HELLO(session s), s a fresh non-zero random number, and skips every byte
+ * until the host's HELLO(s) echo; only then does it parse frames.  The
+ * host says HELLO(0) when it connects ("say HELLO") and answers each guest
+ * HELLO(s) with HELLO(s): a HELLO after the first ends the old session on
+ * the host (its streams closed without CLOSE, its mirrors removed, our
+ * servers announced again).  The guest takes a HELLO(0) in a session as a
+ * new host and starts a new session; any other HELLO it gets is a
+ * violation, as is a guest's HELLO(0).
  */
 #pragma once
 
@@ -33,7 +46,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VMUX_VERSION 1
+#define VMUX_VERSION 2
+#define VMUX_HELLO_SIZE (VMUX_HEADER_SIZE + 8)
 #define VMUX_HEADER_SIZE 8
 #define VMUX_DATA_MAX (64u * 1024u)
 #define VMUX_WINDOW (256u * 1024u)
@@ -73,6 +87,7 @@ struct vmux_name {
 struct vmux_frame {
         struct vmux_header header;
         uint32_t value;                 /* HELLO: version; CREDIT: amount */
+        uint32_t session;               /* HELLO */
         struct vmux_name name;          /* LISTEN, UNLISTEN, OPEN */
         char name_text[VMUX_NAME_MAX + 1];
         const uint8_t *data;            /* DATA */
@@ -81,6 +96,9 @@ struct vmux_frame {
 const char *vmux_type_to_string(uint8_t type);         /* NULL when unknown */
 
 void vmux_header_encode(uint8_t out[VMUX_HEADER_SIZE], enum vmux_type type, uint16_t stream, uint32_t length);
+
+/* A whole HELLO frame of this version. */
+void vmux_hello_encode(uint8_t out[VMUX_HELLO_SIZE], uint32_t session);
 
 /* The header alone: known type, flags 0, the stream rule and the exact (or
  * bounded) length of its type.  0, or -EBADMSG with *reason set. */

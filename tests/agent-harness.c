@@ -17,6 +17,7 @@
 
 char agent_dir[64], agent_vchan_dir[PATH_MAX], agent_service_dir[PATH_MAX], agent_home_base[PATH_MAX],
         agent_trigger[PATH_MAX];
+const char *agent_extra_option;
 static pid_t agent_pid;
 static struct vchan *ctrl;
 
@@ -72,7 +73,8 @@ void agent_setup(void) {
                 setenv("QREXEC_LEAKED", "1", 1);        /* must not reach services */
                 unsetenv("NOTIFY_SOCKET");
                 unsetenv("VCHAN_BACKEND");
-                execl(AGENTS_BINDIR "/qrexec-agent", "qrexec-agent", socket_opt, home_opt, (char *) NULL);
+                execl(AGENTS_BINDIR "/qrexec-agent", "qrexec-agent", socket_opt, home_opt, agent_extra_option,
+                      (char *) NULL);
                 _exit(99);
         }
         ep.socket_dir = agent_vchan_dir;

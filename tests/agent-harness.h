@@ -22,6 +22,8 @@ extern char agent_service_dir[PATH_MAX];/* <dir>/rpc */
 extern char agent_home_base[PATH_MAX];  /* <dir>/home */
 extern char agent_trigger[PATH_MAX];    /* <dir>/agent.sock */
 
+extern const char *agent_extra_option;  /* one more option for the agent, or NULL */
+
 void agent_setup(void);                 /* temp dir, agent started, HELLO both ways */
 void agent_teardown(void);
 

@@ -10,7 +10,10 @@
 #     remove) on a native and on a libvirt domain;
 #   - shutdown through the ACPI power button; kill; `virsh destroy` behind qubesd's back is
 #     seen as stopped; a restarted qubesd re-adopts a running guest, whose
-#     calls still work.
+#     calls still work;
+#   - commands run as the user the call names (`--user root`: uid 0; default: user);
+#   - the guest's mux killed (its agent loop starts it again) and the host's
+#     mux killed (qubesd's launcher starts it again): calls work again.
 # Slow (TCG boots): runs with ODYSSEY_SLOW_TESTS=1 (tools/check's plain build).
 set -uo pipefail
 
@@ -56,7 +59,18 @@ trap cleanup EXIT
 die() { echo "FATAL: $*"; for f in "$root"/log/*.log "$root"/run/libvirt/*/console.log; do [ -f "$f" ] && { echo "== $f"; tail -40 "$f"; }; done; exit 1; }
 
 # the agents' tools are in /run/odyssey/agents (native) or /opt/odyssey/bin (QEMU guest image)
-run() { out=$(timeout 300 "$ctl" run --pass-io "$1" "PATH=/opt/odyssey/bin:/run/odyssey/agents:\$PATH; $2" 2>"$tmp/err" </dev/null); rc=$?; err=$(<"$tmp/err"); }
+run() { out=$(timeout 300 "$ctl" run --pass-io $RUN_AS "$1" "PATH=/opt/odyssey/bin:/run/odyssey/agents:\$PATH; $2" 2>"$tmp/err" </dev/null); rc=$?; err=$(<"$tmp/err"); }
+RUN_AS=
+run_root() { RUN_AS="--user root" run "$@"; }
+# A call into vm1 until one works (a restarted mux takes a moment), at most $1 s.
+call_works_again() {
+        local deadline=$((SECONDS + $1))
+        while :; do
+                run scenario-peer "echo e | qrexec-client-vm vm1 test.Echo+$2"
+                [ "$rc" -eq 0 ] || [ $SECONDS -ge $deadline ] && break
+                sleep 1
+        done
+}
 expect() { # WHAT STATUS OUTPUT-REGEX
         if [ "$rc" -ne "$2" ]; then fail "$1: status $rc, wanted $2 (stderr: $err; out: $out)"; return 1; fi
         if [ -n "$3" ] && ! grep -Eq -- "$3" <<<"$out"; then fail "$1: output does not match /$3/: $out"; return 1; fi
@@ -107,8 +121,16 @@ for d in scenario-peer vm1 vm2; do
         run $d "$echo_service"
         expect "admin -> $d: a command runs (installs test.Echo)" 0 '' || die "no service in $d"
 done
-run vm1 'id -un; cat /proc/cmdline'
+run vm1 'id -un; id -u; cat /proc/cmdline'
 expect "a command in a libvirt guest runs as user, in the guest's own kernel" 0 'odyssey\.domid='
+[ "$(sed -n 1,2p <<<"$out" | tr '\n' ' ')" = "user 1000 " ] && ok "by default as user (uid 1000)" \
+        || fail "default user: $out"
+run_root vm1 'id -u; echo $HOME'
+expect "--user root runs as root in a guest" 0 '^0$' && [ "$(sed -n 2p <<<"$out")" = /root ] \
+        && ok "with root's home" || fail "--user root: $out"
+RUN_AS="--user nosuchuser" run vm1 'id -u'
+expect "a user the guest does not have is refused" 125 '' && grep -q "cannot run as user nosuchuser" <<<"$err" \
+        && ok "with a message" || fail "unknown user: out '$out' err '$err'"
 
 run scenario-peer "echo a | qrexec-client-vm vm1 test.Echo+n2l"
 expect "call native -> libvirt" 0 '^n2l got a from scenario-peer$'
@@ -130,6 +152,40 @@ run scenario-peer "sha256sum ~/QubesIncoming/vm1/g.bin"
 expect "file copy libvirt -> native arrives intact" 0 "^$sum "
 run vm2 "sha256sum /home/user/QubesIncoming/vm1/g.bin"
 expect "file copy libvirt -> libvirt arrives intact" 0 "^$sum "
+
+# --------------------------------------------------------------- muxes that die
+# The guest's mux, killed a second after the call that does it returned
+# (that call's own stream runs through it): the guest's agent loop starts it
+# again, its new session replaces the old one in the host mux.
+t_mux=$SECONDS
+mux_pid='for p in /proc/[0-9]*; do [ "$(readlink $p/exe)" = /opt/odyssey/bin/odyssey-vchan-mux ] && echo ${p#/proc/}; done'
+run_root vm1 "p=\$($mux_pid); [ -n \"\$p\" ] && setsid sh -c \"sleep 1; kill -9 \$p\" >/dev/null 2>&1 </dev/null & echo killing"
+expect "the guest's mux is killed (as root in the guest)" 0 '^killing$'
+host_mux_pid() { pgrep -f "odyssey-vchan-mux --side host .*--dir $root/run/vchan/vm1( |$)"; }
+old_host_mux=$(host_mux_pid)
+for i in $(seq 300); do grep -q "odyssey-vchan-mux exited with 137" "$root"/run/libvirt/*/console.log && break; sleep 0.1; done
+grep -q "odyssey-vchan-mux exited with 137" "$root"/run/libvirt/*/console.log && ok "the guest's agent loop restarts its mux" \
+        || fail "the guest's mux did not die"
+call_works_again 60 guest-mux
+expect "calls into the guest work after its mux restarted ($((SECONDS - t_mux)) s after the kill was asked)" 0 \
+        '^guest-mux got e from scenario-peer$'
+grep -q "The guest's mux started again" "$root"/log/qubesd*.log && ok "the host mux took it as a new session" \
+        || fail "no new session in the host mux's log"
+[ -n "$old_host_mux" ] && [ "$(host_mux_pid)" = "$old_host_mux" ] && ok "the host mux stayed (a new session)" \
+        || fail "host mux was '$old_host_mux', now '$(host_mux_pid)'"
+# The host's mux: qubesd's launcher starts it again.
+t_mux=$SECONDS
+kill -9 "$old_host_mux" 2>/dev/null || fail "no host mux to kill"
+for i in $(seq 300); do p=$(host_mux_pid); [ -n "$p" ] && [ "$p" != "$old_host_mux" ] && break; sleep 0.1; done
+[ -n "$(host_mux_pid)" ] && [ "$(host_mux_pid)" != "$old_host_mux" ] && ok "the launcher restarted the host mux" \
+        || fail "no new host mux: '$(host_mux_pid)'"
+grep -q "vchan-mux ended (signal 9) while its domain runs; restarting it" "$root"/log/qubesd*.log \
+        && ok "qubesd's log says why" || fail "no restart in qubesd's log"
+call_works_again 60 host-mux
+expect "calls into the guest work after the host mux restarted ($((SECONDS - t_mux)) s after the kill)" 0 \
+        '^host-mux got e from scenario-peer$'
+run vm1 "echo f | qrexec-client-vm scenario-peer test.Echo+out"
+expect "and out of it" 0 '^out got f from vm1$'
 
 # --------------------------------------------------------------- one scenario, two backends
 if bash "$src/tests/scenario-domain.sh" sc-native; then ok "scenario on a native domain"; else fail "scenario on a native domain"; fi

@@ -6,11 +6,14 @@
  * 127 for a missing service, JUST_EXEC, plain commands, 50 calls running at
  * once, the core services of the agents' own dir (VMExec, VMShell,
  * Filecopy, OpenURL, OpenInVM), and hostile data peers (wrong direction: ignored; oversize chunk,
- * vanishing: that call ends) that hurt nothing but their own call.
+ * vanishing: that call ends) that hurt nothing but their own call.  With
+ * --switch-users (root only): commands run as the user they name, and an
+ * unknown user is refused (125, a message), never run as root.
  */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +332,43 @@ START_TEST(test_core_services) {
 }
 END_TEST
 
+static void switching_agent_setup(void) {
+        agent_extra_option = "--switch-users";
+        agent_setup();
+}
+
+static void switching_agent_teardown(void) {
+        agent_teardown();
+        agent_extra_option = NULL;
+}
+
+START_TEST(test_switch_users) {
+        struct passwd *pw = getpwnam("nobody");
+        struct call_result r;
+        char expected[PATH_MAX + 64];
+
+        ck_assert_ptr_nonnull(pw);
+        snprintf(expected, sizeof(expected), "%u %u %s\n", (unsigned) pw->pw_uid, (unsigned) pw->pw_gid,
+                 pw->pw_dir[0] == '/' ? pw->pw_dir : "/");
+        agent_call(513, "nobody:echo $(id -u) $(id -g) $HOME", "", &r);
+        ck_assert_int_eq(r.exit_code, 0);
+        ck_assert_str_eq(r.out, expected);
+        call_result_done(&r);
+
+        agent_call(514, "root:id -u; id -G", "", &r);
+        ck_assert_int_eq(r.exit_code, 0);
+        ck_assert_str_eq(r.out, "0\n0\n");     /* root's groups from the group file, no leftovers */
+        call_result_done(&r);
+
+        /* A user the domain does not have: refused, nothing runs. */
+        agent_call(515, "odysseynosuchuser:echo ran; id -u", "", &r);
+        ck_assert_int_eq(r.exit_code, QREXEC_EXIT_PROBLEM);
+        ck_assert_str_eq(r.out, "");
+        ck_assert_ptr_nonnull(strstr(r.err, "cannot run as user odysseynosuchuser: no such user"));
+        call_result_done(&r);
+}
+END_TEST
+
 static Suite *agent_suite(void) {
         Suite *s = suite_create("qrexec-agent");
         TCase *tc = tcase_create("qrexec-agent");
@@ -344,6 +384,14 @@ static Suite *agent_suite(void) {
         tcase_add_test(tc, test_hostile_data_peer);
         tcase_add_test(tc, test_core_services);
         suite_add_tcase(s, tc);
+
+        if (geteuid() == 0) {   /* switching users needs root */
+                tc = tcase_create("switch-users");
+                tcase_add_checked_fixture(tc, switching_agent_setup, switching_agent_teardown);
+                tcase_set_timeout(tc, 120);
+                tcase_add_test(tc, test_switch_users);
+                suite_add_tcase(s, tc);
+        }
         return s;
 }
 

@@ -2,8 +2,9 @@
 /*
  * odyssey-vchan-mux against peers that misbehave or go away: a hostile
  * guest speaking raw frames to the host mux (which must exit, removing its
- * mirrors), a host that goes and comes back or sends garbage (the guest mux
- * carries on), the host's --connect transport waiting and giving up.
+ * mirrors), a guest whose mux starts again (a new session on the host), a
+ * host that goes and comes back or sends garbage (the guest mux carries
+ * on), the host's --connect transport waiting and giving up.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,17 +56,29 @@ static void send_all(int fd, const void *p, size_t n) {
         ck_assert_int_eq(write_full(fd, p, n), 0);
 }
 
-/* A host mux on a socketpair, its HELLO read: our end. */
+/* Read one HELLO of the given session from fd. */
+static void expect_hello(int fd, uint32_t session) {
+        uint8_t hello[VMUX_HELLO_SIZE], want[VMUX_HELLO_SIZE];
+
+        vmux_hello_encode(want, session);
+        ck_assert_int_eq(read_full(fd, hello, sizeof(hello)), 0);
+        ck_assert_msg(memcmp(hello, want, sizeof(want)) == 0, "not HELLO(%08x): type %u, session %08x", session,
+                      hello[0], le32_load(hello + 12));
+}
+
+/* A host mux on a socketpair, its HELLO(0) read: our end. */
 static int start_hostile_host(void) {
-        uint8_t hello[12];
         int sv[2];
 
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
         hostile_host = mux_spawn_host(sv[0]);
-        ck_assert_int_eq(read_full(sv[1], hello, sizeof(hello)), 0);
-        ck_assert_int_eq(hello[0], VMUX_HELLO);
-        ck_assert_int_eq(le32_load(hello + 8), VMUX_VERSION);
+        expect_hello(sv[1], 0);
         return sv[1];
+}
+
+static void put_hello(uint8_t *p, size_t *len, uint32_t session) {
+        vmux_hello_encode(p + *len, session);
+        *len += VMUX_HELLO_SIZE;
 }
 
 static void hostile_setup(void) {
@@ -74,9 +87,7 @@ static void hostile_setup(void) {
 
         mux_setup();
         hostile_fd = start_hostile_host();
-        uint8_t version[4];
-        le32_store(version, VMUX_VERSION);
-        put_frame(frames, &len, VMUX_HELLO, 0, 0, 4, version, 4);
+        put_hello(frames, &len, 0x1234);
         put_frame(frames, &len, VMUX_LISTEN, 0, 0, strlen(GUEST_SERVES), GUEST_SERVES, strlen(GUEST_SERVES));
         send_all(hostile_fd, frames, len);
         expect_mirror(mux_host_dir, GUEST_SERVES);
@@ -100,7 +111,7 @@ static void expect_host_refused(const char *what) {
         ck_assert_msg(file_contains(log, "Protocol violation"), "%s: no reason logged", what);
 }
 
-#define N_NAMED_CASES 8
+#define N_NAMED_CASES 10
 
 static void named_case(int i, uint8_t *p, size_t *len, const char **what) {
         static const uint8_t garbage[] = "GET / HTTP/1.1\r\n\r\n";
@@ -139,6 +150,14 @@ static void named_case(int i, uint8_t *p, size_t *len, const char **what) {
         case 7:
                 *what = "LISTEN of an existing mirror";
                 put_frame(p, len, VMUX_LISTEN, 0, 0, strlen(GUEST_SERVES), GUEST_SERVES, strlen(GUEST_SERVES));
+                break;
+        case 8:
+                *what = "HELLO of session 0";
+                put_hello(p, len, 0);
+                break;
+        case 9:
+                *what = "HELLO of the old version";
+                put_frame(p, len, VMUX_HELLO, 0, 0, 4, four, 4);
                 break;
         }
 }
@@ -235,8 +254,11 @@ START_TEST(hostile_random_frames) {
                         len += n <= VMUX_DATA_MAX ? n : 0;
                         break;
                 }
-                case VMUX_HELLO: case VMUX_CREDIT:
-                        put_frame(buf, &len, type, 0, type == VMUX_HELLO ? 0 : stream, 4, four, 4);
+                case VMUX_HELLO:
+                        put_hello(buf, &len, (seed >> 8) % 3);
+                        break;
+                case VMUX_CREDIT:
+                        put_frame(buf, &len, type, 0, stream, 4, four, 4);
                         break;
                 default:
                         put_frame(buf, &len, type, 0, stream, 0, NULL, 0);
@@ -255,6 +277,138 @@ START_TEST(hostile_random_frames) {
         ck_assert(!wait_for_file(mux_path(mux_host_dir, GUEST_SERVES), true, 0));
         ck_assert(!wait_for_file(mux_path(mux_host_dir, "vchan.7.4.600.sock"), true, 0));
         close(l);
+}
+END_TEST
+
+/* ---- a guest whose mux starts again ---- */
+
+/* The local end of a relayed stream is closed: EOF (after any bytes still
+ * queued) or a reset, within MUX_WAIT_MS. */
+static bool ends_soon(int fd) {
+        char buf[4096];
+
+        for (;;) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                if (poll(&pfd, 1, MUX_WAIT_MS) != 1)
+                        return false;
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n == 0 || (n < 0 && errno == ECONNRESET))
+                        return true;
+                if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        return false;
+        }
+}
+
+/* Frames from the host until a HELLO of `session`; false at EOF. */
+static bool read_until_hello(int fd, uint32_t session) {
+        _cleanup_free_ uint8_t *payload = malloc(VMUX_DATA_MAX);
+        uint8_t h[VMUX_HEADER_SIZE];
+
+        ck_assert_ptr_nonnull(payload);
+        for (;;) {
+                if (read_full(fd, h, sizeof(h)) < 0 || le32_load(h + 4) > VMUX_DATA_MAX ||
+                    read_full(fd, payload, le32_load(h + 4)) < 0)
+                        return false;
+                if (h[0] == VMUX_HELLO && le32_load(h + 4) == 8 && le32_load(payload + 4) == session)
+                        return true;
+        }
+}
+
+/* A second HELLO from the guest: the host closes the old session's streams
+ * (their local sockets end), removes its mirrors, answers the HELLO,
+ * announces its servers again, and serves the new session, which may use
+ * the old session's stream ids. */
+START_TEST(second_hello_starts_a_new_session) {
+        uint8_t frames[128];
+        size_t len = 0;
+        int l = listen_at(mux_host_dir, HOST_SERVES);
+
+        put_frame(frames, &len, VMUX_OPEN, 0, 1, strlen(HOST_SERVES), HOST_SERVES, strlen(HOST_SERVES));
+        send_all(hostile_fd, frames, len);
+        int old = accept_one(l, MUX_WAIT_MS);
+        ck_assert_int_ge(old, 0);
+
+        len = 0;
+        put_hello(frames, &len, 0x5678);
+        send_all(hostile_fd, frames, len);
+        ck_assert_msg(ends_soon(old), "the old session's stream is still open on the host");
+        ck_assert_msg(wait_for_file(mux_path(mux_host_dir, GUEST_SERVES), false, MUX_WAIT_MS),
+                      "the old session's mirror is still there");
+        ck_assert_msg(read_until_hello(hostile_fd, 0x5678), "no HELLO(5678) from the host");
+        uint8_t h[VMUX_HEADER_SIZE];
+        char name[VMUX_NAME_MAX + 1] = "";
+        ck_assert_int_eq(read_full(hostile_fd, h, sizeof(h)), 0);
+        ck_assert_int_eq(h[0], VMUX_LISTEN);
+        ck_assert_uint_le(le32_load(h + 4), VMUX_NAME_MAX);
+        ck_assert_int_eq(read_full(hostile_fd, name, le32_load(h + 4)), 0);
+        ck_assert_str_eq(name, HOST_SERVES);
+
+        len = 0;
+        put_frame(frames, &len, VMUX_LISTEN, 0, 0, strlen(GUEST_SERVES), GUEST_SERVES, strlen(GUEST_SERVES));
+        put_frame(frames, &len, VMUX_OPEN, 0, 1, strlen(HOST_SERVES), HOST_SERVES, strlen(HOST_SERVES));
+        send_all(hostile_fd, frames, len);
+        expect_mirror(mux_host_dir, GUEST_SERVES);
+        int again = accept_one(l, MUX_WAIT_MS);
+        ck_assert_msg(again >= 0, "stream 1 of the new session not relayed");
+        ck_assert_int_eq(mux_wait_exit(hostile_host, 0), -1);
+        ck_assert(file_contains(mux_path(mux_tmp, "host.log"), "started again"));
+        close(again);
+        close(old);
+        close(l);
+}
+END_TEST
+
+/* A real guest mux killed and started again on the same transport, with
+ * the host's bytes for the old one still in it: the host mux stays, the old
+ * streams end on both sides, and calls work both ways again. */
+START_TEST(guest_mux_killed_and_restarted) {
+        char domid[16], log[PATH_MAX];
+        int sv[2], c, s;
+
+        snprintf(domid, sizeof(domid), "%d", MUX_GUEST_DOMID);
+        snprintf(log, sizeof(log), "%s/guest.log", mux_tmp);
+        const char *guest_args[] = { "--side", "guest", "--domid", domid, "--dir", mux_guest_dir, NULL };
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        pid_t host = mux_spawn_host(sv[0]);
+        pid_t guest = mux_spawn(guest_args, sv[1], log);       /* sv[1] stays ours: the "port" */
+        int guest_real = serve_mirrored(mux_guest_dir, mux_host_dir, GUEST_SERVES);
+        int host_real = serve_mirrored(mux_host_dir, mux_guest_dir, HOST_SERVES);
+
+        open_relayed(guest_real, mux_host_dir, GUEST_SERVES, &c, &s);
+        struct pollfd pfd = { .fd = c, .events = POLLIN };
+        char byte = 0;
+        ck_assert_int_eq(write(s, "x", 1), 1);
+        ck_assert_int_eq(poll(&pfd, 1, MUX_WAIT_MS), 1);
+        ck_assert_int_eq(read(c, &byte, 1), 1);
+        ck_assert_int_eq(byte, 'x');
+        ck_assert_int_eq(kill(guest, SIGKILL), 0);
+        ck_assert_int_eq(mux_wait_exit(guest, MUX_WAIT_MS), 128 + SIGKILL);
+        /* The host relays these to a guest mux that is gone: stale bytes
+         * (cut anywhere) the next one must skip. */
+        static const char stale[4096];
+        ck_assert_int_eq(write_full(c, stale, sizeof(stale)), 0);
+        close(s);
+
+        guest = mux_spawn(guest_args, sv[1], log);
+        ck_assert_msg(ends_soon(c), "the host kept the old session's stream");
+        close(c);
+        for (int round = 0; round < 2; round++) {
+                int real = round ? host_real : guest_real;
+                const char *mirror_dir = round ? mux_guest_dir : mux_host_dir, *name = round ? HOST_SERVES : GUEST_SERVES;
+
+                /* The mirror is there (the new mux re-created it, or the host
+                 * kept none and made it again); connect until one is relayed. */
+                expect_mirror(mirror_dir, name);
+                open_relayed(real, mirror_dir, name, &c, &s);
+                ck_assert_msg(pump_pairs(1, &c, &s, MIB, MUX_WAIT_MS), "round %d: no relay in the new session", round);
+                close(c);
+                close(s);
+        }
+        ck_assert_int_eq(mux_wait_exit(host, 0), -1);
+        ck_assert(file_contains(mux_path(mux_tmp, "host.log"), "started again"));
+        close(guest_real);
+        close(host_real);
+        close(sv[1]);
 }
 END_TEST
 
@@ -299,8 +453,8 @@ START_TEST(guest_survives_a_garbage_host) {
         char domid[16], path[PATH_MAX];
         int transport = listen_at(mux_tmp, "chardev.sock");
         int real = listen_at(mux_guest_dir, GUEST_SERVES);
-        uint8_t hello[12];
-        static const char garbage[] = "\x01\x00\x00\x00\x04\x00\x00\x00\x01\x00\x00\x00GARBAGE GARBAGE";
+        uint8_t hello[VMUX_HELLO_SIZE];
+        static const char garbage[] = "GARBAGE GARBAGE";
 
         snprintf(domid, sizeof(domid), "%d", MUX_GUEST_DOMID);
         snprintf(path, sizeof(path), "%s", mux_path(mux_tmp, "chardev.sock"));   /* mux_path()'s buffer is reused */
@@ -311,6 +465,9 @@ START_TEST(guest_survives_a_garbage_host) {
         ck_assert_int_ge(bad, 0);
         ck_assert_int_eq(fcntl(bad, F_SETFL, 0), 0);
         ck_assert_int_eq(read_full(bad, hello, sizeof(hello)), 0);
+        ck_assert_int_eq(hello[0], VMUX_HELLO);
+        /* Before the echo of its session the guest skips bytes: answer it first. */
+        send_all(bad, hello, sizeof(hello));
         send_all(bad, garbage, sizeof(garbage) - 1);
         /* It hangs up on us and comes back. */
         int good = accept_one(transport, MUX_WAIT_MS);
@@ -334,7 +491,6 @@ END_TEST
 
 START_TEST(host_connect_waits_for_the_socket) {
         char domid[16], path[PATH_MAX];
-        uint8_t hello[12];
 
         snprintf(domid, sizeof(domid), "%d", MUX_GUEST_DOMID);
         snprintf(path, sizeof(path), "%s", mux_path(mux_tmp, "chardev.sock"));
@@ -347,8 +503,7 @@ START_TEST(host_connect_waits_for_the_socket) {
         int fd = accept_one(l, MUX_WAIT_MS);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(fcntl(fd, F_SETFL, 0), 0);
-        ck_assert_int_eq(read_full(fd, hello, sizeof(hello)), 0);
-        ck_assert_int_eq(hello[0], VMUX_HELLO);
+        expect_hello(fd, 0);
         close(fd);      /* QEMU gone: the host side ends, status 0 */
         ck_assert_int_eq(mux_wait_exit(host, MUX_WAIT_MS), 0);
         close(l);
@@ -380,6 +535,13 @@ static Suite *vchan_mux_peers_suite(void) {
         tcase_add_test(tc, hostile_open_with_host_parity);
         tcase_add_test(tc, hostile_data_past_credit);
         tcase_add_loop_test(tc, hostile_random_frames, 0, 20);
+        tcase_add_test(tc, second_hello_starts_a_new_session);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("guest-restart");
+        tcase_add_checked_fixture(tc, mux_setup, mux_teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, guest_mux_killed_and_restarted);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("hostile-guest-raw");

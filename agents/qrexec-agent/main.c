@@ -326,6 +326,9 @@ static void help(void) {
                "runs the services the admin side asks for and forwards local requests.\n\n"
                "  --agent-socket=PATH       local trigger socket (default %s)\n"
                "  --home-base=DIR           where users' homes are created (default /home)\n"
+               "  --switch-users            run each service and command as the user it names\n"
+               "                            (from the domain's passwd; the agent runs as root),\n"
+               "                            refusing (125) a user that does not exist\n"
                "  --service-path=DIRS       where services are looked up (':'-separated;\n"
                "                            default $QREXEC_SERVICE_PATH, else Qubes' path)\n"
                "  --admin                   serve the admin domain (dom0): services run as this\n"
@@ -399,7 +402,7 @@ static int publish(struct vchan **ret, uint32_t *ret_version) {
 int main(int argc, char *argv[]) {
         enum {
                 ARG_AGENT_SOCKET = 0x100, ARG_FORK_SERVER_SOCKET, ARG_NO_FORK_SERVER, ARG_HOME_BASE,
-                ARG_SERVICE_PATH, ARG_ADMIN, ARG_VCHAN_DIR,
+                ARG_SERVICE_PATH, ARG_ADMIN, ARG_VCHAN_DIR, ARG_SWITCH_USERS,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -410,11 +413,12 @@ int main(int argc, char *argv[]) {
                 { "service-path", required_argument, NULL, ARG_SERVICE_PATH },
                 { "admin", no_argument, NULL, ARG_ADMIN },
                 { "vchan-dir", required_argument, NULL, ARG_VCHAN_DIR },
+                { "switch-users", no_argument, NULL, ARG_SWITCH_USERS },
                 {},
         };
         const char *agent_socket = DEFAULT_AGENT_SOCKET, *vchan_dir = NULL;
         _cleanup_close_ int listen_fd = -1, sigfd = -1;
-        bool admin = false, ready = false;
+        bool admin = false, ready = false, switch_users = false;
         struct vchan *ctrl = NULL;
         uint32_t version;
         sigset_t mask;
@@ -448,6 +452,9 @@ int main(int argc, char *argv[]) {
                 case ARG_VCHAN_DIR:
                         vchan_dir = optarg;
                         break;
+                case ARG_SWITCH_USERS:
+                        switch_users = true;
+                        break;
                 default:
                         return 2;
                 }
@@ -459,6 +466,11 @@ int main(int argc, char *argv[]) {
                 agent_log("--vchan-dir is for --admin (a domain's agent takes $VCHAN_SOCKET_DIR)");
                 return 2;
         }
+        if (switch_users && (admin || geteuid() != 0)) {
+                agent_log("--switch-users needs a domain's agent running as root");
+                return 2;
+        }
+        service_set_switch_users(switch_users);
 
         signal(SIGPIPE, SIG_IGN);
         sigemptyset(&mask);

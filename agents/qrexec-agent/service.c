@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -342,9 +344,40 @@ void service_set_home_base(const char *dir) {
         home_base = dir;
 }
 
+static bool switch_users;
+static char switched_home[PATH_MAX];    /* the child's: its user's home from passwd */
+
+void service_set_switch_users(bool on) {
+        switch_users = on;
+}
+
+int service_become_user(const char *user, const char **ret_why) {
+        struct passwd *pw;
+
+        errno = 0;
+        pw = getpwnam(user);
+        if (!pw) {
+                *ret_why = errno ? strerror(errno) : "no such user in this domain";
+                return errno ? -errno : -ESRCH;
+        }
+        *ret_why = "cannot switch to it";
+        if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+            setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+                return -errno;
+        /* Never run as root by mistake: the switch must stick. */
+        if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid || getgid() != pw->pw_gid ||
+            getegid() != pw->pw_gid || (pw->pw_uid != 0 && setuid(0) == 0))
+                return -EPERM;
+        snprintf(switched_home, sizeof(switched_home), "%s",
+                 pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : "/");
+        return 0;
+}
+
 static const char *home_of(const char *user, char *buf, size_t size) {
         if (service_is_admin())
                 return admin.home;
+        if (switched_home[0])
+                return switched_home;
         if (strcmp(user, "root") == 0)
                 return "/root";
         snprintf(buf, size, "%s/%s", home_base, user);
@@ -379,7 +412,7 @@ int service_environment(const struct service_request *req, const char *user, pid
                         break;
         }
 
-        if (!service_is_admin())
+        if (!service_is_admin() && !switched_home[0])
                 (void) mkdir(h, 0700);  /* native domains: the home may not exist yet */
         snprintf(pid, sizeof(pid), "%d", (int) agent_pid);
         if (setenv("HOME", h, 1) < 0 || setenv("USER", user, 1) < 0 || setenv("LOGNAME", user, 1) < 0 ||
@@ -430,6 +463,17 @@ static void child_setup(const struct service_request *req, const char *user, pid
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
+        if (switch_users) {
+                const char *why = NULL;
+                int r = service_become_user(user, &why);
+
+                if (r < 0) {
+                        /* stderr is the caller's now: tell them, not only the console. */
+                        dprintf(STDERR_FILENO, "qrexec-agent: cannot run as user %s: %s (%s)\n", user, why,
+                                strerror(-r));
+                        _exit(125);
+                }
+        }
         if (service_environment(req, user, agent_pid) < 0)
                 _exit(125);
         if (chdir(getenv("HOME")) < 0)

@@ -68,6 +68,16 @@ int service_config_parse(const char *text, struct service_config *ret);
  * must live as long as the process. */
 void service_set_home_base(const char *dir);
 
+/* --switch-users (an agent running as root in a guest, as Qubes' does):
+ * each service or command runs as its user, looked up in the domain's
+ * passwd.  Without it (native domains: one uid, no users to switch to) it
+ * runs as the agent, with the user's name and home. */
+void service_set_switch_users(bool on);
+/* In the child: initgroups + setresgid + setresuid to `user`'s passwd
+ * entry, checked to have stuck.  0, or -errno with *ret_why for the caller
+ * (the child must then exit, never exec). */
+int service_become_user(const char *user, const char **ret_why);
+
 /* The service environment on top of the agent's own: QREXEC_* as Qubes
  * sets them, HOME/USER/LOGNAME of `user`.  Called in the child before exec. */
 int service_environment(const struct service_request *req, const char *user, pid_t agent_pid);

@@ -111,7 +111,9 @@ struct mux {
         int timer_fd;
         enum transport_state state;
         uint32_t transport_events;
-        bool hello_received;
+        bool hello_received;    /* a session runs (protocol/vchan-mux.h: Sessions) */
+        bool syncing;           /* guest: skipping bytes until the HELLO(session) echo */
+        uint32_t session;       /* guest: this session's id; host: the guest's last */
         uint8_t *rx;
         size_t rx_len;
         struct txbuf tx;
@@ -152,6 +154,7 @@ void transport_free(struct mux *m);
 int peer_frame(struct mux *m, const struct vmux_frame *f);
 int peer_violation(struct mux *m, const char *fmt, ...) _printf_(2, 3);
 bool name_is_real(const struct mux *m, const struct vmux_name *n, bool ours);
+int session_start(struct mux *m);       /* guest: HELLO(new id), announce, sync */
 
 /* stream.c */
 struct stream *stream_get(struct mux *m, uint16_t id);

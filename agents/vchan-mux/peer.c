@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The rules for a frame the other side sent (checked before anything is
- * done with it).  The host trusts nothing from the guest: a violation ends
- * the host mux (its mirrors removed); the guest drops the transport and
- * waits for a host again.
+ * done with it), and sessions (protocol/vchan-mux.h).  The host trusts
+ * nothing from the guest: a violation ends the host mux (its mirrors
+ * removed); the guest drops the transport and waits for a host again.  A
+ * guest's mux that starts again is no violation: its new HELLO ends the
+ * old session on the host.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -93,22 +96,78 @@ static int peer_open(struct mux *m, const struct vmux_frame *f) {
         return 0;
 }
 
+/* Forget the streams and mirrors of a session that ended on the other side:
+ * no CLOSE, the other side knows none of them.  Mirrors first: whoever sees
+ * a stream end finds no stale mirror to connect to. */
+static void session_forget(struct mux *m) {
+        unsigned n_streams = m->streams_ours + m->streams_theirs, n_mirrors = m->n_mirrors;
+
+        mirrors_drop_all(m);
+        streams_drop_all(m);
+        watch_forget_all(m);
+        log_notice("The %s's mux started again: %u streams and %u mirrors of its last session ended.",
+                   m->side == SIDE_HOST ? "guest" : "host", n_streams, n_mirrors);
+}
+
+static uint32_t new_session_id(void) {
+        uint32_t id = 0;
+
+        /* Unique, not secret: early in a guest's boot getrandom may block. */
+        if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t) sizeof(id))
+                id = (uint32_t) (now_usec() * 2654435761u) ^ ((uint32_t) getpid() << 16);
+        return id ? id : 1;
+}
+
+int session_start(struct mux *m) {
+        uint8_t hello[VMUX_HELLO_SIZE];
+
+        m->session = new_session_id();
+        m->syncing = true;
+        m->hello_received = false;
+        log_info("Transport up, saying HELLO (session %08x).", m->session);
+        vmux_hello_encode(hello, m->session);
+        if (transport_send(m, VMUX_HELLO, 0, hello + VMUX_HEADER_SIZE, VMUX_HELLO_SIZE - VMUX_HEADER_SIZE) < 0)
+                return -ENOBUFS;
+        transport_update(m);
+        return watch_announce_all(m);
+}
+
+/* Host: the guest's HELLO(s) opens a session, ending the one before. */
+static int host_hello(struct mux *m, const struct vmux_frame *f) {
+        uint8_t hello[VMUX_HELLO_SIZE];
+        int r;
+
+        if (f->session == 0)
+                return peer_violation(m, "HELLO of session 0");
+        if (m->hello_received)
+                session_forget(m);
+        watch_forget_all(m);    /* what we announced before this HELLO went to no session */
+        m->hello_received = true;
+        m->session = f->session;
+        log_info("The guest said HELLO (session %08x).", f->session);
+        vmux_hello_encode(hello, f->session);
+        r = transport_send(m, VMUX_HELLO, 0, hello + VMUX_HEADER_SIZE, VMUX_HELLO_SIZE - VMUX_HEADER_SIZE);
+        return r < 0 ? r : watch_announce_all(m);
+}
+
 int peer_frame(struct mux *m, const struct vmux_frame *f) {
         const struct vmux_header *h = &f->header;
         struct mirror *mi;
         struct stream *s;
 
-        if (!m->hello_received) {
-                if (h->type != VMUX_HELLO)
-                        return peer_violation(m, "%s before HELLO", vmux_type_to_string(h->type));
-                m->hello_received = true;
-                log_info("The %s said HELLO (version %u).", m->side == SIDE_HOST ? "guest" : "host", f->value);
-                return 0;
+        if (h->type == VMUX_HELLO) {
+                if (m->side == SIDE_HOST)
+                        return host_hello(m, f);
+                /* Guest, in a session (the echo was skipped to): only a new host. */
+                if (f->session != 0)
+                        return peer_violation(m, "HELLO of session %08x in session %08x", f->session, m->session);
+                session_forget(m);
+                return session_start(m);
         }
+        if (!m->hello_received)
+                return peer_violation(m, "%s before HELLO", vmux_type_to_string(h->type));
 
         switch (h->type) {
-        case VMUX_HELLO:
-                return peer_violation(m, "second HELLO");
         case VMUX_LISTEN:
                 if (!name_is_real(m, &f->name, false))
                         return peer_violation(m, "LISTEN of %s, which is not theirs to serve", f->name_text);

@@ -75,18 +75,22 @@ void transport_update(struct mux *m) {
 }
 
 static int transport_up(struct mux *m) {
-        uint8_t version[4];
+        uint8_t hello[VMUX_HELLO_SIZE];
 
         m->state = TRANSPORT_UP;
         m->hello_received = false;
         m->rx_len = 0;
         m->tx.start = m->tx.end = 0;
+        if (m->side == SIDE_GUEST)
+                return session_start(m);
+        /* The host speaks first only to say it is there: it announces once
+         * the guest's HELLO opened a session. */
         log_info("Transport up, saying HELLO.");
-        le32_store(version, VMUX_VERSION);
-        if (transport_send(m, VMUX_HELLO, 0, version, sizeof(version)) < 0)
+        vmux_hello_encode(hello, 0);
+        if (transport_send(m, VMUX_HELLO, 0, hello + VMUX_HEADER_SIZE, VMUX_HELLO_SIZE - VMUX_HEADER_SIZE) < 0)
                 return -ENOBUFS;
         transport_update(m);
-        return watch_announce_all(m);
+        return 0;
 }
 
 /* Guest device: is a host there (no POLLHUP)? */
@@ -274,16 +278,48 @@ int transport_flush(struct mux *m) {
         return 0;
 }
 
+/* Guest, between its HELLO(s) and the host's echo: skip everything before
+ * the echo (the rest of an old session, cut anywhere); keep a tail that may
+ * be the start of it.  The position after the echo, or 0 when not there. */
+static size_t skip_to_echo(struct mux *m) {
+        uint8_t echo[VMUX_HELLO_SIZE];
+
+        vmux_hello_encode(echo, m->session);
+        for (size_t pos = 0; pos + VMUX_HELLO_SIZE <= m->rx_len; pos++)
+                if (memcmp(m->rx + pos, echo, VMUX_HELLO_SIZE) == 0) {
+                        m->syncing = false;
+                        m->hello_received = true;
+                        log_info("The host answered HELLO: session %08x.", m->session);
+                        return pos + VMUX_HELLO_SIZE;
+                }
+        if (m->rx_len >= VMUX_HELLO_SIZE) {
+                memmove(m->rx, m->rx + m->rx_len - (VMUX_HELLO_SIZE - 1), VMUX_HELLO_SIZE - 1);
+                m->rx_len = VMUX_HELLO_SIZE - 1;
+        }
+        return 0;
+}
+
 /* Handle every complete frame in rx. */
 static int process_frames(struct mux *m) {
         size_t pos = 0;
         int r = 0;
 
-        while (m->state == TRANSPORT_UP && m->rx_len - pos >= VMUX_HEADER_SIZE) {
+        while (m->state == TRANSPORT_UP) {
                 struct vmux_header h;
                 struct vmux_frame f;
                 const char *reason = NULL;
 
+                if (m->syncing) {
+                        /* A HELLO(0) just started a new session: skip from here. */
+                        memmove(m->rx, m->rx + pos, m->rx_len - pos);
+                        m->rx_len -= pos;
+                        pos = skip_to_echo(m);
+                        if (m->syncing)
+                                return 0;
+                        continue;
+                }
+                if (m->rx_len - pos < VMUX_HEADER_SIZE)
+                        break;
                 if (vmux_header_decode(m->rx + pos, &h, &reason) < 0)
                         return peer_violation(m, "%s (type %u, flags %u, stream %u, length %u)", reason,
                                               m->rx[pos], m->rx[pos + 1], le16_load(m->rx + pos + 2),

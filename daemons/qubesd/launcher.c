@@ -9,10 +9,15 @@
  * datagrams "START\nKIND\nDOMID\nARG..." and "STOP\nKIND\nDOMID" (fields
  * separated by newlines, KIND a number of enum helper_kind), forks a child
  * that the kind's exec function turns into the helper (its own uid, no
- * supplementary groups), reaps it and never restarts it: a helper that ended
- * stays ended, logged; qubesd decides what comes next.  When qubesd goes, the
- * launcher stops every helper and exits; a restarted qubesd starts them again
- * for the domains it rediscovers.
+ * supplementary groups) and reaps it.  A helper that ends before its STOP
+ * (qubesd sends it once the domain stopped) is started again after
+ * RESTART_DELAY_USEC as its kind allows, at most RESTART_MAX times a
+ * minute, then given up, logged: the mux after a crash or a failure (status
+ * 0 means QEMU closed its port: the domain is going), guid after a crash
+ * (one that exits closed its window or refused the domain).  The delay lets
+ * the STOP of a domain that just died arrive first.  When qubesd goes, the
+ * launcher stops every helper and exits; a restarted qubesd starts them
+ * again for the domains it rediscovers.
  */
 #include <grp.h>
 #include <poll.h>
@@ -33,25 +38,40 @@
 #define LAUNCHER_FD 3
 #define LAUNCH_MSG_MAX 4096
 #define LAUNCH_ARGS_MAX 8
+#define RESTART_MAX 5                           /* restarts a minute */
+#define RESTART_WINDOW_USEC (60 * 1000000ULL)
+#define RESTART_DELAY_USEC (1000000ULL)
+
+enum restart_policy {
+        RESTART_ON_CRASH,       /* killed by a signal */
+        RESTART_ON_FAILURE,     /* killed, or a non-zero status */
+};
 
 static const struct {
         const char *name;
         helper_exec_fn exec;
+        enum restart_policy restart;
 } helper_kinds[_HELPER_KIND_MAX] = {
-        [HELPER_GUID] = { "guid", gui_exec },
-        [HELPER_VCHAN_MUX] = { "vchan-mux", mux_exec },
+        [HELPER_GUID] = { "guid", gui_exec, RESTART_ON_CRASH },
+        [HELPER_VCHAN_MUX] = { "vchan-mux", mux_exec, RESTART_ON_FAILURE },
 };
 
-/* The launcher's view of one helper. */
+/* The launcher's view of one helper: running (pid), or waiting to be
+ * started again (restart_at); args kept for that. */
 struct helper_proc {
         pid_t pid;
         bool stopping;
-        char name[DOMAIN_NAME_MAX + 1];
+        uint64_t restart_at;            /* 0: none pending */
+        uint64_t window_start;          /* of the restarts counted */
+        unsigned restarts;
+        char **args;
+        size_t n_args;
 };
 
 struct launcher {
         const struct launcher_config *config;
         struct helper_proc procs[_HELPER_KIND_MAX][DOMAIN_QID_MAX + 1];
+        unsigned pending;               /* helpers with restart_at set */
 };
 
 /* In the helper's child: what every helper starts from. */
@@ -69,26 +89,88 @@ int helper_become(uid_t uid, gid_t gid, const gid_t *extra_gid) {
         return 0;
 }
 
-static void start_helper(struct launcher *l, enum helper_kind kind, uint32_t domid, char **args, size_t n_args) {
+static void helper_forget(struct launcher *l, struct helper_proc *h) {
+        if (h->restart_at)
+                l->pending--;
+        for (size_t i = 0; i < h->n_args; i++)
+                free(h->args[i]);
+        free(h->args);
+        *h = (struct helper_proc) {};
+}
+
+static void spawn_helper(struct launcher *l, enum helper_kind kind, uint32_t domid) {
         struct helper_proc *h = &l->procs[kind][domid];
         const char *what = helper_kinds[kind].name;
-
-        if (h->pid > 0) {
-                log_debug("%s already has its %s (pid %d)", args[0], what, (int) h->pid);
-                return;
-        }
         pid_t pid = fork();
+
         if (pid < 0) {
-                log_error_errno(errno, "%s: cannot fork its %s: %m", args[0], what);
+                log_error_errno(errno, "%s: cannot fork its %s: %m", h->args[0], what);
+                helper_forget(l, h);
                 return;
         }
         if (pid == 0) {
                 helper_reset_process();
-                helper_kinds[kind].exec(l->config, domid, args, n_args);
+                helper_kinds[kind].exec(l->config, domid, h->args, h->n_args);
         }
-        *h = (struct helper_proc) { .pid = pid };
-        snprintf(h->name, sizeof(h->name), "%s", args[0]);
-        log_info("%s: %s started (pid %d)", h->name, what, (int) pid);
+        h->pid = pid;
+        log_info("%s: %s started (pid %d)", h->args[0], what, (int) pid);
+}
+
+static void start_helper(struct launcher *l, enum helper_kind kind, uint32_t domid, char **args, size_t n_args) {
+        struct helper_proc *h = &l->procs[kind][domid];
+
+        if (h->pid > 0 || h->restart_at) {
+                log_debug("%s already has its %s (pid %d)", args[0], helper_kinds[kind].name, (int) h->pid);
+                return;
+        }
+        helper_forget(l, h);
+        h->args = calloc(n_args + 1, sizeof(char *));
+        if (!h->args) {
+                log_error_errno(ENOMEM, "Cannot keep a helper's arguments");
+                return;
+        }
+        for (size_t i = 0; i < n_args; i++)
+                if (!(h->args[h->n_args++] = strdup(args[i]))) {
+                        log_error_errno(ENOMEM, "Cannot keep a helper's arguments");
+                        helper_forget(l, h);
+                        return;
+                }
+        spawn_helper(l, kind, domid);
+}
+
+/* A helper ended that qubesd did not stop: restart it later, or give up. */
+static void helper_ended(struct launcher *l, enum helper_kind kind, struct helper_proc *h, int status) {
+        const char *what = helper_kinds[kind].name, *name = h->args[0];
+        bool crashed = WIFSIGNALED(status);
+        uint64_t now = now_usec();
+
+        if (!crashed && (helper_kinds[kind].restart == RESTART_ON_CRASH || WEXITSTATUS(status) == 0)) {
+                if (WEXITSTATUS(status) == 0)
+                        log_notice("%s: %s ended (the domain closed its end); not restarted", name, what);
+                else
+                        log_warning("%s: %s ended (status %d: the domain misbehaved or it failed); not restarted",
+                                    name, what, WEXITSTATUS(status));
+                helper_forget(l, h);
+                return;
+        }
+        if (now - h->window_start > RESTART_WINDOW_USEC) {
+                h->window_start = now;
+                h->restarts = 0;
+        }
+        if (h->restarts >= RESTART_MAX) {
+                log_error("%s: %s ended (%s %d), restarted %u times within a minute already; giving up", name,
+                          what, crashed ? "signal" : "status", crashed ? WTERMSIG(status) : WEXITSTATUS(status),
+                          h->restarts);
+                helper_forget(l, h);
+                return;
+        }
+        h->restarts++;
+        h->pid = 0;
+        h->restart_at = now + RESTART_DELAY_USEC;
+        l->pending++;
+        log_warning("%s: %s ended (%s %d) while its domain runs; restarting it (%u of %u this minute)", name, what,
+                    crashed ? "signal" : "status", crashed ? WTERMSIG(status) : WEXITSTATUS(status), h->restarts,
+                    RESTART_MAX);
 }
 
 static void reap_helpers(struct launcher *l) {
@@ -99,22 +181,38 @@ static void reap_helpers(struct launcher *l) {
                 for (size_t k = 0; k < _HELPER_KIND_MAX; k++)
                         for (size_t i = 0; i <= DOMAIN_QID_MAX; i++) {
                                 struct helper_proc *h = &l->procs[k][i];
-                                const char *what = helper_kinds[k].name;
 
                                 if (h->pid != pid)
                                         continue;
-                                if (h->stopping)
-                                        log_info("%s: %s stopped", h->name, what);
-                                else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                                        log_notice("%s: %s ended (the domain closed its end); not restarted",
-                                                   h->name, what);
-                                else
-                                        log_warning("%s: %s ended (%s %d: the domain misbehaved or it failed); "
-                                                    "not restarted", h->name, what,
-                                                    WIFEXITED(status) ? "status" : "signal",
-                                                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-                                *h = (struct helper_proc) {};
+                                if (h->stopping) {
+                                        log_info("%s: %s stopped", h->args[0], helper_kinds[k].name);
+                                        helper_forget(l, h);
+                                } else
+                                        helper_ended(l, (enum helper_kind) k, h, status);
                         }
+}
+
+/* Start the helpers whose restart is due; the poll timeout until the next
+ * one (-1: none). */
+static int run_restarts(struct launcher *l) {
+        uint64_t now = now_usec(), next = UINT64_MAX;
+
+        for (size_t k = 0; k < _HELPER_KIND_MAX && l->pending > 0; k++)
+                for (size_t i = 0; i <= DOMAIN_QID_MAX; i++) {
+                        struct helper_proc *h = &l->procs[k][i];
+
+                        if (!h->restart_at)
+                                continue;
+                        if (h->restart_at <= now) {
+                                h->restart_at = 0;
+                                l->pending--;
+                                spawn_helper(l, (enum helper_kind) k, (uint32_t) i);
+                        } else if (h->restart_at < next)
+                                next = h->restart_at;
+                }
+        if (next == UINT64_MAX)
+                return -1;
+        return (int) ((next - now + 999) / 1000);
 }
 
 static void handle_request(struct launcher *l, char *untrusted_msg) {
@@ -138,7 +236,9 @@ static void handle_request(struct launcher *l, char *untrusted_msg) {
                 start_helper(l, kind, domid, fields + 3, n - 3);
         else if (strcmp(fields[0], "STOP") == 0 && n == 3) {
                 struct helper_proc *h = &l->procs[kind][domid];
-                if (h->pid > 0 && !h->stopping) {
+                if (h->restart_at)
+                        helper_forget(l, h);    /* its domain stopped: no restart */
+                else if (h->pid > 0 && !h->stopping) {
                         h->stopping = true;
                         (void) kill(h->pid, SIGTERM);
                 }
@@ -167,7 +267,7 @@ static _Noreturn void launcher_main(struct launcher *l) {
                         { .fd = LAUNCHER_FD, .events = POLLIN },
                         { .fd = sig_fd, .events = POLLIN },
                 };
-                if (poll(fds, ELEMENTSOF(fds), -1) < 0) {
+                if (poll(fds, ELEMENTSOF(fds), run_restarts(l)) < 0) {
                         if (errno == EINTR)
                                 continue;
                         break;
