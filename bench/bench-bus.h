@@ -6,8 +6,9 @@
 
 #define BENCH_PAYLOAD 64
 
-/* Median over `runs` of the mean round trip (µs) of `n` 64-byte Echo method
- * calls through a dbus-daemon started in dir.  0 or -errno. */
-int bench_dbus_rtt(const char *dir, unsigned runs, unsigned n, double *ret_median_us);
+/* One run with fresh processes (a dbus-daemon started in dir, the service,
+ * the client): the mean round trip (µs) of `n` 64-byte Echo method calls.
+ * 0 or -errno. */
+int bench_dbus_run(const char *dir, unsigned n, double *ret_mean_us);
 
 double bench_median(double *v, size_t n);

@@ -143,20 +143,25 @@ static void bus_client_close_fd(struct bus_client *c) {
         c->fd = -1;
 }
 
-int bus_client_receive(struct bus_client *c, uint64_t timeout_usec, struct bus_message *ret) {
-        uint64_t deadline = now_usec() + timeout_usec;
-
+/* wait_first: start by waiting, not by a receive that would only find
+ * nothing (a reply to a request just sent cannot be there yet). */
+static int bus_client_receive_until(struct bus_client *c, uint64_t deadline, bool wait_first,
+                                    struct bus_message *ret) {
         if (c->fd < 0)
                 return -ENOTCONN;
         for (;;) {
-                int r = bus_client_read_one(c, ret);
+                int r;
 
-                if (r > 0)
-                        return 0;
-                if (r < 0) {
-                        bus_client_close_fd(c);
-                        return r;
+                if (!wait_first) {
+                        r = bus_client_read_one(c, ret);
+                        if (r > 0)
+                                return 0;
+                        if (r < 0) {
+                                bus_client_close_fd(c);
+                                return r;
+                        }
                 }
+                wait_first = false;
                 uint64_t now = now_usec();
                 if (now >= deadline)
                         return -ETIMEDOUT;
@@ -164,6 +169,10 @@ int bus_client_receive(struct bus_client *c, uint64_t timeout_usec, struct bus_m
                 if (r < 0)
                         return r;
         }
+}
+
+int bus_client_receive(struct bus_client *c, uint64_t timeout_usec, struct bus_message *ret) {
+        return bus_client_receive_until(c, now_usec() + timeout_usec, false, ret);
 }
 
 int bus_client_send(struct bus_client *c, uint16_t type, uint32_t to, uint32_t request_id, const void *payload) {
@@ -288,12 +297,8 @@ int bus_client_call(struct bus_client *c, uint16_t type, uint32_t to, const void
         r = bus_client_send(c, type, to, id, payload);
         if (r < 0)
                 return r;
-        for (;;) {
-                uint64_t now = now_usec();
-
-                if (now >= deadline)
-                        return -ETIMEDOUT;
-                r = bus_client_receive(c, deadline - now, reply);
+        for (bool sent_now = true;; sent_now = false) {
+                r = bus_client_receive_until(c, deadline, sent_now, reply);
                 if (r < 0)
                         return r;
                 if (is_answer(reply, id, expected))

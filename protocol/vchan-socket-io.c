@@ -7,7 +7,10 @@
  * ring sends straight from the caller's buffer, an empty read ring with a
  * large read receives straight into it.  The connected socket is blocking
  * and every call says MSG_DONTWAIT, except a blocking read with nothing of
- * ours to send, which sleeps in recv() as a plain socket reader would.
+ * ours to send, which sleeps in recv() as a plain socket reader would, and a
+ * blocking write with nothing queued before it, which sleeps in send() as a
+ * plain socket writer would (instead of copying what a full socket refuses
+ * into the ring, then waiting in epoll to copy it out again).
  */
 #include <errno.h>
 #include <sys/socket.h>
@@ -32,16 +35,16 @@ static ssize_t receive(struct vchan_socket *s, struct iovec *iov, int iovcnt, bo
         return -errno;
 }
 
-/* Send from iov: bytes sent (0 when the socket is full), -EPIPE once the
- * peer is gone. */
-static ssize_t transmit(struct vchan_socket *s, struct iovec *iov, int iovcnt) {
+/* Send from iov: bytes sent (0 when the socket is full, or a blocking send
+ * was interrupted before any), -EPIPE once the peer is gone. */
+static ssize_t transmit(struct vchan_socket *s, struct iovec *iov, int iovcnt, bool block) {
         struct msghdr mh = { .msg_iov = iov, .msg_iovlen = iovcnt };
         size_t wanted = 0;
         ssize_t n;
 
         for (int i = 0; i < iovcnt; i++)
                 wanted += iov[i].iov_len;
-        n = sendmsg(s->stream.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        n = sendmsg(s->stream.fd, &mh, block ? MSG_NOSIGNAL : MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n >= 0) {
                 s->stream.transport_full = (size_t) n < wanted;
                 return n;
@@ -90,7 +93,7 @@ static int socket_push(struct vchan_stream *st) {
         pieces = vchan_ring_filled_iov(&st->tx, iov);
         if (pieces == 0)
                 return 0;
-        n = transmit(s, iov, pieces);
+        n = transmit(s, iov, pieces, false);
         if (n == -EPIPE)
                 return 0;       /* not an error of the call: is_open() tells */
         if (n < 0)
@@ -105,10 +108,10 @@ static ssize_t socket_receive_direct(struct vchan_stream *st, void *buf, size_t 
         return receive(to_socket(&st->base), &iov, 1, block);
 }
 
-static ssize_t socket_transmit_direct(struct vchan_stream *st, const void *buf, size_t n) {
+static ssize_t socket_transmit_direct(struct vchan_stream *st, const void *buf, size_t n, bool block) {
         struct iovec iov = { .iov_base = (void *) buf, .iov_len = n };
 
-        return transmit(to_socket(&st->base), &iov, 1);
+        return transmit(to_socket(&st->base), &iov, 1, block);
 }
 
 /* For the blocking read/write loops, which ride out signals and, once

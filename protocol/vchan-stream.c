@@ -288,7 +288,10 @@ static ssize_t write_loop(struct vchan_stream *st, const void *buf, size_t n, bo
                         if (r < 0)
                                 return r;
                         if (ops->transmit_direct && vchan_ring_used(&st->tx) == 0 && !st->peer_gone) {
-                                ssize_t k = ops->transmit_direct(st, p, n);
+                                /* Blocking: sleep in the transport like a
+                                 * plain writer; what it cannot take would
+                                 * otherwise be copied in and out of the ring. */
+                                ssize_t k = ops->transmit_direct(st, p, n, st->blocking);
 
                                 if (k < 0)
                                         return k;

@@ -31,8 +31,9 @@ struct vchan_stream_ops {
          * the caller's buffer (same results as pull, bytes into buf). */
         ssize_t (*receive_direct)(struct vchan_stream *st, void *buf, size_t n, bool block);
         /* Optional: with the write ring empty, send straight from the
-         * caller's buffer: bytes sent, or -errno (-EPIPE: peer gone). */
-        ssize_t (*transmit_direct)(struct vchan_stream *st, const void *buf, size_t n);
+         * caller's buffer: bytes sent, or -errno (-EPIPE: peer gone).
+         * block: may sleep until the transport takes them. */
+        ssize_t (*transmit_direct)(struct vchan_stream *st, const void *buf, size_t n, bool block);
         /* The blocking read/write loops' wait: until something may move. */
         int (*wait_blocking)(struct vchan_stream *st);
         /* Bytes put into the write ring are offered to the transport at

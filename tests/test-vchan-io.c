@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -273,6 +275,76 @@ START_TEST(test_large_transfer_between_processes) {
 }
 END_TEST
 
+/* Read srv to its end in pieces of at most `size`, each checked against the
+ * pattern: the number of bytes read. */
+static uint64_t read_pattern_to_eof(struct vchan *srv, uint8_t *buf, size_t size) {
+        uint64_t received = 0;
+
+        for (;;) {
+                ssize_t n = vchan_read(srv, buf, size);
+
+                ck_assert_int_ge(n, 0);
+                if (n == 0)
+                        return received;
+                ck_assert(check_pattern(buf, received, (size_t) n));
+                received += (uint64_t) n;
+        }
+}
+
+static void on_alarm(int sig) {
+        (void) sig;
+}
+
+/* A blocking writer sleeps in the socket while the reader catches up; signals
+ * interrupting it (no SA_RESTART) must neither lose nor repeat a byte, nor
+ * split a packet: stream writes and packet sends alternate, each larger than
+ * what the socket holds at once. */
+START_TEST(test_blocking_writer_interrupted) {
+        const uint64_t total = (uint64_t) 16 << 20;
+        struct vchan_endpoint sep = endpoint(0, 9, 608), cep = endpoint(9, 0, 608);
+        static uint8_t buf[300 * 1024];
+        struct vchan *srv;
+        int status;
+        pid_t pid;
+
+        ck_assert_int_eq(vchan_server_init(&sep, 0, 0, &srv), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                struct sigaction sa = { .sa_handler = on_alarm };   /* no SA_RESTART */
+                struct itimerval every_ms = { .it_interval.tv_usec = 1000, .it_value.tv_usec = 1000 };
+                struct vchan *cli;
+                uint64_t sent = 0;
+                unsigned round = 0;
+
+                if (sigaction(SIGALRM, &sa, NULL) < 0 || vchan_client_init(&cep, 5000, &cli) < 0 ||
+                    setitimer(ITIMER_REAL, &every_ms, NULL) < 0)
+                        _exit(1);
+                while (sent < total) {
+                        bool packet = round++ % 2;
+                        size_t n = packet ? 65536 : sizeof(buf);
+                        ssize_t r;
+
+                        if (n > total - sent)
+                                n = total - sent;
+                        fill_pattern(buf, sent, n);
+                        r = packet ? vchan_send(cli, buf, n) : vchan_write(cli, buf, n);
+                        if (r <= 0 || (packet && (size_t) r != n))
+                                _exit(2);
+                        sent += (uint64_t) r;
+                }
+                setitimer(ITIMER_REAL, &(struct itimerval) {}, NULL);
+                vchan_close(cli);
+                _exit(0);
+        }
+
+        ck_assert_uint_eq(read_pattern_to_eof(srv, buf, 4096), total);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        vchan_close(srv);
+}
+END_TEST
+
 /* vchan_read_full / vchan_write_full: many rings' worth, both ends
  * non-blocking (so they wait in fd_for_select), then the end of the stream. */
 START_TEST(test_read_write_full) {
@@ -457,7 +529,7 @@ END_TEST
 START_TEST(test_close_flushes_write_ring) {
         struct vchan_endpoint sep = endpoint(0, 2, 520), cep = endpoint(2, 0, 520);
         static uint8_t buf[65536];
-        uint64_t accepted = 0, received = 0;
+        uint64_t accepted = 0;
         struct vchan *srv;
         int report[2], status;
         pid_t pid;
@@ -491,16 +563,7 @@ START_TEST(test_close_flushes_write_ring) {
         ck_assert_int_eq(read(report[0], &accepted, sizeof(accepted)), sizeof(accepted));
         close(report[0]);
 
-        for (;;) {
-                ssize_t n = vchan_read(srv, buf, sizeof(buf));
-
-                ck_assert_int_ge(n, 0);
-                if (n == 0)
-                        break;
-                ck_assert(check_pattern(buf, received, (size_t) n));
-                received += (uint64_t) n;
-        }
-        ck_assert_uint_eq(received, accepted);
+        ck_assert_uint_eq(read_pattern_to_eof(srv, buf, sizeof(buf)), accepted);
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         vchan_close(srv);
@@ -552,6 +615,7 @@ static Suite *vchan_io_suite(void) {
         tcase_add_test(tc, test_send_all_or_nothing);
         tcase_add_test(tc, test_ring_wraparound);
         tcase_add_test(tc, test_large_transfer_between_processes);
+        tcase_add_test(tc, test_blocking_writer_interrupted);
         tcase_add_test(tc, test_read_write_full);
         tcase_add_test(tc, test_peer_close);
         tcase_add_test(tc, test_peer_close_seen_by_writer);
