@@ -140,9 +140,24 @@ static int run_in(sd_bus *bus, const char *name, const char *command, const stru
                         return r;
                 return 0;
         }
-        /* just_exec: started; the fd that comes with the reply is not used */
-        return api_call_domain(bus, name, "Run", o->autostart ? API_LIFECYCLE_TIMEOUT_USEC : API_TIMEOUT_USEC,
-                               &reply, "ssbb", o->user ?: "", command, true, o->autostart);
+        /* just_exec: the agent connects once to report that the command
+         * started (0) or could not (127 not found, 125 another problem) */
+        r = api_call_domain(bus, name, "Run", o->autostart ? API_LIFECYCLE_TIMEOUT_USEC : API_TIMEOUT_USEC,
+                            &reply, "ssbb", o->user ?: "", command, true, o->autostart);
+        if (r < 0)
+                return r;
+        int fd;
+        uint32_t port;
+        r = sd_bus_message_read(reply, "hu", &fd, &port);
+        if (r < 0)
+                return ctl_error_errno(r, "Run: unexpected reply");
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return ctl_error_errno(errno, "cannot keep the data socket");
+        r = stream_over(fd, -1, -1, -1);
+        if (r > 0 && r != EXIT_LOCAL_PROBLEM && r != EXIT_CONNECTION_LOST)
+                ctl_error("%s: the command could not be started (status %d)", name, r);
+        return r;
 }
 
 /* --dispvm: the stream in a child; here, the disposable's life. */

@@ -102,6 +102,14 @@ inq work 'echo hello from $(hostname); exit 3'
 expect "admin -> domain: output and exit code" 3 '^hello from work$'
 out=$(printf 'line one\n' | timeout 60 "$ctl" run --pass-io personal 'cat; echo done' 2>&1); rc=$?
 expect "admin -> domain: stdin reaches the command" 0 'line one'
+# Without --pass-io (JUST_EXEC) the agent still connects once to report the
+# start: its port must not go to the next Run, whose output it would take.
+for i in 1 2 3; do
+        out=$(timeout 60 "$ctl" run work "touch /tmp/just-exec-$i" 2>&1); rc=$?
+        expect "admin -> domain without --pass-io: started ($i)" 0 ''
+        inq work "echo next-$i"
+        expect "the next Run's output is its own ($i)" 0 "^next-$i\$"
+done
 
 # ------------------------------------------------------------- domain -> domain
 inq work "echo ping | $qcvm personal test.Echo+xyz"

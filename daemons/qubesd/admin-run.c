@@ -11,7 +11,9 @@
  * (QREXEC_EXEC).  The listening socket goes to the caller, who accepts the
  * agent and runs the qrexec data stream itself: the data never passes
  * through qubesd.  The port is freed and the socket file unlinked when the
- * agent reports the end (QREXEC_TERMINATED) or the domain stops.
+ * agent reports the end (QREXEC_TERMINATED) or the domain stops, for a
+ * JUST_EXEC too (its agent connects to report the start, as in Qubes; a
+ * port freed before would send that connection to the next Run's caller).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -169,13 +171,9 @@ static int run_now(struct qubesd *q, struct domain *d, struct run_call *call) {
                                          d->name, strerror(-r));
         }
         log_debug("%s: Run on port %" PRIu32 " as %s", d->name, run->port, user);
-        /* sd-bus sends a copy of the fd */
+        /* sd-bus sends a copy of the fd.  A JUST_EXEC's port stays taken
+         * too: its agent still connects once, to say the command started. */
         r = sd_bus_reply_method_return(call->message, "hu", fd, run->port);
-        if (call->just_exec) {
-                /* MSG_JUST_EXEC has no data connection and no end to report */
-                qrexec_run_free(run);
-                return r;
-        }
         run->next = q->qrexec_runs;
         q->qrexec_runs = run;
         return r;
