@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What a user sees on the admin display, for the GUI tests:
- *   gui-probe find DOMAIN          wait (10 s) for a viewable window of DOMAIN, print its id
+ *   gui-probe find DOMAIN          wait (30 s: a loaded CI machine) for a viewable window of DOMAIN, print its id
  *   gui-probe info WIN             geometry, override-redirect, title, class, label color
  *   gui-probe frame WIN 0xRRGGBB   exit 0 iff the 2-px frame has exactly that color on all sides
  *   gui-probe pixel WIN X Y        the color at X,Y of the window (frame included)
  *   gui-probe count DOMAIN         number of windows of DOMAIN
  *   gui-probe same WIN DISPLAY X Y exit 0 iff WIN's interior (frame excluded) shows
  *                                  exactly the pixels at X,Y of DISPLAY's screen
- *   gui-probe titled DOMAIN TITLE  wait (10 s) for the viewable window "[DOMAIN] TITLE", print its id
+ *   gui-probe titled DOMAIN TITLE  wait (30 s) for the viewable window "[DOMAIN] TITLE", print its id
  *   gui-probe paint TITLE X Y W H 0xRRGGBB
  *                                  a window of that geometry (a domain's program): 16x16
  *                                  cells of the color and the color ^ 0x202020 (cell (0,0)
@@ -218,7 +218,7 @@ static int paint(const char *title, int x, int y, int width, int height, uint32_
 static int titled(const char *domain, const char *title) {
         char want[256];
         snprintf(want, sizeof(want), "[%s] %s", domain, title);
-        for (int i = 0; i < 200; i++) {
+        for (int i = 0; i < 600; i++) {
                 xcb_window_t w[64];
                 int n = windows_of(domain, w, 64, true);
                 for (int j = 0; j < n && j < 64; j++) {
@@ -246,7 +246,7 @@ static int run(int argc, char **argv) {
 
         if (strcmp(argv[1], "find") == 0) {
                 xcb_window_t w;
-                for (int i = 0; i < 200; i++) {
+                for (int i = 0; i < 600; i++) {
                         if (windows_of(argv[2], &w, 1, true) == 1) {
                                 printf("0x%x\n", w);
                                 return 0;

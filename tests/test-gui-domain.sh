@@ -72,7 +72,8 @@ tr '\0' ' ' </proc/"$work_guid"/cmdline | grep -q -- "--label blue " || fail "wo
 "$ctl" run personal 'xeyes -geometry 200x150+400+300' || fail "qubes-ctl run personal xeyes"
 
 export DISPLAY=:$admin
-W=$("$probe" find work) || die "work's window did not appear on the admin display"
+in_work() { timeout 60 "$ctl" run --pass-io work "$1" 2>&1; }
+W=$("$probe" find work) || die "work's window did not appear on the admin display (work runs: $(in_work 'ps ax -o pid,args'))"
 P=$("$probe" find personal) || die "personal's xeyes did not appear on the admin display"
 wait_for 10 sh -c "'$probe' info $W | grep -qx 'title \[work\] hello'" && ok "work's window is titled [work] hello" \
         || fail "work's title: $("$probe" info "$W" | grep ^title)"
