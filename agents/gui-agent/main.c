@@ -133,18 +133,25 @@ static int parse_args(int argc, char **argv, struct agent_options *o) {
         return 1;
 }
 
-/* Every queued X event, then one frame. */
+/* Every queued X event, then one frame.  A frame may read events into
+ * Xlib's queue (direct.c's XSync), where the poll on the X connection
+ * would never see them: handle those too before going back to it. */
 static int process_x(struct agent *a) {
-        while (XPending(a->dpy) > 0) {
-                XEvent ev;
-                XNextEvent(a->dpy, &ev);
-                int r = clipboard_handle_event(a, &ev);
-                if (r == 0)
-                        r = windows_handle_event(a, &ev);
+        do {
+                while (XPending(a->dpy) > 0) {
+                        XEvent ev;
+                        XNextEvent(a->dpy, &ev);
+                        int r = clipboard_handle_event(a, &ev);
+                        if (r == 0)
+                                r = windows_handle_event(a, &ev);
+                        if (r < 0)
+                                return r;
+                }
+                int r = pixels_flush(a);
                 if (r < 0)
                         return r;
-        }
-        return pixels_flush(a);
+        } while (XEventsQueued(a->dpy, QueuedAlready) > 0);
+        return 0;
 }
 
 /* One guid session: <0 when it ended (guid closed or misbehaved). */
