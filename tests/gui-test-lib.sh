@@ -18,27 +18,13 @@ wait_for() {
         return 1
 }
 
-# free_display FIRST: the first display number from FIRST on with no X server
-# (racy: another test may take it before it is used; start_xvfb is not).
-free_display() {
-        local d
-        for d in $(seq "$1" $(($1 + 60))); do
-                if [ ! -e "/tmp/.X11-unix/X$d" ] && [ ! -e "/tmp/.X$d-lock" ]; then
-                        echo "$d"
-                        return 0
-                fi
-        done
-        return 1
-}
-
-# start_xvfb [FIRST] LOG: an Xvfb (1280x1024x24) on a display number it
-# picks itself (-displayfd: the server binds the first free one, so two tests
+# start_xvfb LOG: an Xvfb (1280x1024x24) on a display number it picks
+# itself (-displayfd: the server binds the first free one, so two tests
 # starting at once cannot take the same number), its output in LOG; sets
-# XVFB_DISPLAY (the number) and XVFB_PID.  FIRST, from the days the test
-# picked the number, is ignored.  1 (and no Xvfb left) when it does not
-# answer within 30 s.
+# XVFB_DISPLAY (the number) and XVFB_PID.  1 (and no Xvfb left) when it does
+# not answer within 30 s.
 start_xvfb() {
-        local log=${!#} numfile
+        local log=$1 numfile
         numfile=$(mktemp /tmp/xvfb-display.XXXXXX) || return 1
         Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$numfile" >"$log" 2>&1 &
         XVFB_PID=$!

@@ -47,7 +47,7 @@ die() {
         exit 1
 }
 
-start_xvfb 231 "$tmp/xvfb.log" || die "Xvfb did not start"
+start_xvfb "$tmp/xvfb.log" || die "Xvfb did not start"
 xvfb_pid=$XVFB_PID
 export DISPLAY=:$XVFB_DISPLAY
 

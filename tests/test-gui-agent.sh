@@ -27,7 +27,7 @@ fail() { echo "FAIL: $*"; for f in "$T"/*.log; do echo "== $f"; tail -n 20 "$f";
 ok() { echo "ok: $*"; }
 . "$(dirname "$0")/gui-test-lib.sh"
 
-start_xvfb 141 "$T/xvfb-admin.log" || fail "the admin Xvfb did not start"
+start_xvfb "$T/xvfb-admin.log" || fail "the admin Xvfb did not start"
 PIDS+=("$XVFB_PID")
 ADMIN=$XVFB_DISPLAY
 export DISPLAY=:$ADMIN

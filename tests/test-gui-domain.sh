@@ -11,51 +11,10 @@
 # window and its guid while personal's stays.
 set -uo pipefail
 
-build=${ODYSSEY_BUILDDIR:?run through make check}
-src=${ODYSSEY_SRCDIR:?run through make check}
-ctl=$build/client/qubes-ctl
-probe=$build/tests/gui-probe
-export ODYSSEY_BUILD=$build
-unset QUBES_ADMIN_ADDRESS DISPLAY
-
 . "$(dirname "$0")/gui-test-lib.sh"
-need_tools Xvfb xev xeyes xdotool xterm script
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-
-tmp=$(mktemp -d /tmp/test-gui-domain.XXXXXX)
-chmod 755 "$tmp"
-root=$tmp/s
-xvfb_pid=
-cleanup() {
-        if [ -d "$root/run" ]; then
-                timeout 60 "$ctl" shutdown --all --wait --timeout 5 >/dev/null 2>&1
-                timeout 60 "$src/tools/stack" stop --root "$root" >/dev/null 2>&1
-        fi
-        [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null && wait "$xvfb_pid" 2>/dev/null
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-die() { echo "FATAL: $*"; for f in "$root"/log/*.log; do echo "== $f"; tail -30 "$f"; done; exit 1; }
-
-start_xvfb 201 "$tmp/xvfb.log" || die "the admin Xvfb did not start"
-xvfb_pid=$XVFB_PID
-admin=$XVFB_DISPLAY
-
-timeout 120 "$src/tools/stack" start --root "$root" --arg qubesd=--gui-display=:$admin >"$tmp/stack.out" 2>&1 \
-        || { cat "$tmp/stack.out"; die "stack did not start"; }
-export QUBES_ADMIN_ADDRESS="unix:path=$root/run/admin.sock"
-guid_uid=$(awk '$1 == "uid" && $2 == "guid" { print $3 }' "$root/run/roles")
-
-"$ctl" create debian --class TemplateVM --label black >/dev/null || die "create template"
-"$ctl" global-prefs default_template debian || die "default_template"
-for spec in work:blue personal:green; do
-        "$ctl" create "${spec%%:*}" --class AppVM --label "${spec##*:}" >/dev/null || die "create $spec"
-        "$ctl" features "${spec%%:*}" gui 1 || die "feature gui on ${spec%%:*}"
-done
-"$ctl" start work personal || die "start"
+gui_stack_test test-gui-domain xev xeyes xdotool xterm script
+guid_uid=$GUID_UID
+gui_stack_domains work:blue personal:green || die "cannot create and start work and personal"
 
 # one guid per domain, as the guid role's uid
 guid_of() { pgrep -u "$guid_uid" -f -- "^guid --domain $1 .*--vchan-dir $root/" | head -n 1; }

@@ -24,7 +24,7 @@ fail() { echo "FAIL: $*"; for f in "$T"/*.log "$T"/*.out; do echo "== $f"; tail 
 ok() { echo "ok: $*"; }
 . "$(dirname "$0")/gui-test-lib.sh"
 
-start_xvfb 91 "$T/xvfb.log" || fail "Xvfb did not start"
+start_xvfb "$T/xvfb.log" || fail "Xvfb did not start"
 PIDS+=("$XVFB_PID")
 export DISPLAY=:$XVFB_DISPLAY
 
