@@ -11,12 +11,23 @@
  * so it stays the same fd for the life of the channel.
  *
  * Without Xen (no /dev/xen/evtchn) every init fails at once with -ENOENT.
+ *
+ * Built with VCHAN_XEN_SONAME (the agents), libxenvchan is loaded with
+ * dlopen() when the first xen channel is asked for, not at every start:
+ * agents start for every qrexec call, and mapping libxenvchan and its five
+ * Xen libraries cost each start ~0.3 ms on the socket backend, which never
+ * uses them.  A library that cannot be loaded fails that init with
+ * -ELIBACC (-ELIBBAD: a symbol is missing), said once on stderr.
  */
 #include <errno.h>
 #include <limits.h>
+#ifdef VCHAN_XEN_SONAME
+#include <dlfcn.h>
+#endif
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -38,6 +49,52 @@ struct vchan_xen {
         int remote_domid;
         char xs_path[96];
 };
+
+/* The libxenvchan calls this backend makes, typed by the library's header. */
+#define XENVCHAN_CALLS(X) \
+        X(server_init) X(client_init) X(close) X(fd_for_select) X(is_open) X(write) X(send) \
+        X(read) X(recv) X(data_ready) X(buffer_space) X(wait)
+
+static struct {
+#define X(name) __typeof__(libxenvchan_##name) *name;
+        XENVCHAN_CALLS(X)
+#undef X
+} xv_api;
+
+#ifdef VCHAN_XEN_SONAME
+_Static_assert(sizeof(VCHAN_XEN_SONAME) > 1, "libxenvchan's soname was not found at build time");
+
+static int load_library(void) {
+        static int result = 1;          /* 1: not tried yet; an agent has one thread */
+        void *h;
+
+        if (result <= 0)
+                return result;
+        h = dlopen(VCHAN_XEN_SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+                fprintf(stderr, "vchan: the xen backend needs %s: %s\n", VCHAN_XEN_SONAME, dlerror());
+                return result = -ELIBACC;
+        }
+#define X(name)                                                                                      \
+        xv_api.name = (__typeof__(xv_api.name)) dlsym(h, "libxenvchan_" #name);                    \
+        if (!xv_api.name) {                                                                          \
+                fprintf(stderr, "vchan: %s has no libxenvchan_" #name "\n", VCHAN_XEN_SONAME);      \
+                memset(&xv_api, 0, sizeof(xv_api));                                                 \
+                dlclose(h);                                                                          \
+                return result = -ELIBBAD;                                                            \
+        }
+        XENVCHAN_CALLS(X)
+#undef X
+        return result = 0;
+}
+#else
+static int load_library(void) {
+#define X(name) xv_api.name = libxenvchan_##name;
+        XENVCHAN_CALLS(X)
+#undef X
+        return 0;
+}
+#endif
 
 static struct vchan_xen *to_xen(struct vchan *v) {
         return (struct vchan_xen *) v;
@@ -76,7 +133,7 @@ static void xen_close(struct vchan *v) {
         struct vchan_xen *x = to_xen(v);
 
         if (x->xv)
-                libxenvchan_close(x->xv);       /* a server also drops its xenstore entries */
+                xv_api.close(x->xv);    /* a server also drops its xenstore entries */
         if (x->retry_timer_fd >= 0)
                 close(x->retry_timer_fd);
         if (x->epoll_fd >= 0)
@@ -89,6 +146,9 @@ static int xen_new(const struct vchan_endpoint *ep, struct vchan_xen **ret) {
         int r;
 
         r = check_endpoint(ep);
+        if (r < 0)
+                return r;
+        r = load_library();
         if (r < 0)
                 return r;
         x = calloc(1, sizeof(*x));
@@ -112,7 +172,7 @@ static int xen_new(const struct vchan_endpoint *ep, struct vchan_xen **ret) {
 static int adopt(struct vchan_xen *x, struct libxenvchan *xv) {
         x->xv = xv;
         x->xv->blocking = x->blocking;
-        return epoll_add(x->epoll_fd, libxenvchan_fd_for_select(xv));
+        return epoll_add(x->epoll_fd, xv_api.fd_for_select(xv));
 }
 
 static int xen_server_init(const struct vchan_endpoint *ep, size_t read_min, size_t write_min,
@@ -127,7 +187,7 @@ static int xen_server_init(const struct vchan_endpoint *ep, size_t read_min, siz
         snprintf(x->xs_path, sizeof(x->xs_path), "data/vchan/%d/%d", ep->remote_domid, ep->port);
 
         errno = 0;
-        xv = libxenvchan_server_init(NULL, ep->remote_domid, x->xs_path, read_min, write_min);
+        xv = xv_api.server_init(NULL, ep->remote_domid, x->xs_path, read_min, write_min);
         if (!xv) {
                 r = xen_errno();
                 goto fail;
@@ -184,7 +244,7 @@ static int xen_client_init_finish(struct vchan *v) {
                 return -errno;
 
         errno = 0;
-        xv = libxenvchan_client_init(NULL, x->remote_domid, x->xs_path);
+        xv = xv_api.client_init(NULL, x->remote_domid, x->xs_path);
         if (!xv) {
                 /* ENOENT: the server has not advertised the channel yet. */
                 if (errno != ENOENT)
@@ -211,9 +271,9 @@ static ssize_t xen_write(struct vchan *v, const void *buf, size_t n, bool all) {
                 n = INT_MAX;    /* libxenvchan counts in int */
 
         errno = 0;
-        r = all ? libxenvchan_send(x->xv, buf, n) : libxenvchan_write(x->xv, buf, n);
+        r = all ? xv_api.send(x->xv, buf, n) : xv_api.write(x->xv, buf, n);
         if (r < 0)
-                return libxenvchan_is_open(x->xv) ? xen_errno() : -EPIPE;
+                return xv_api.is_open(x->xv) ? xen_errno() : -EPIPE;
         if (all && r == 0)
                 return -EAGAIN;
         return r;
@@ -231,9 +291,9 @@ static ssize_t xen_read(struct vchan *v, void *buf, size_t n, bool all) {
                 n = INT_MAX;
 
         errno = 0;
-        r = all ? libxenvchan_recv(x->xv, buf, n) : libxenvchan_read(x->xv, buf, n);
+        r = all ? xv_api.recv(x->xv, buf, n) : xv_api.read(x->xv, buf, n);
         if (r < 0) {
-                if (!libxenvchan_is_open(x->xv))
+                if (!xv_api.is_open(x->xv))
                         return all ? -EPIPE : 0;        /* EOF, ring drained */
                 return xen_errno();
         }
@@ -244,14 +304,14 @@ static ssize_t xen_read(struct vchan *v, void *buf, size_t n, bool all) {
 
 static size_t xen_data_ready(struct vchan *v) {
         struct vchan_xen *x = to_xen(v);
-        int n = x->xv ? libxenvchan_data_ready(x->xv) : 0;
+        int n = x->xv ? xv_api.data_ready(x->xv) : 0;
 
         return n > 0 ? (size_t) n : 0;
 }
 
 static size_t xen_buffer_space(struct vchan *v) {
         struct vchan_xen *x = to_xen(v);
-        int n = x->xv ? libxenvchan_buffer_space(x->xv) : 0;
+        int n = x->xv ? xv_api.buffer_space(x->xv) : 0;
 
         return n > 0 ? (size_t) n : 0;
 }
@@ -276,7 +336,7 @@ static int xen_wait(struct vchan *v) {
                 return r < 0 ? r : 0;
         }
         errno = 0;
-        return libxenvchan_wait(x->xv) < 0 ? xen_errno() : 0;
+        return xv_api.wait(x->xv) < 0 ? xen_errno() : 0;
 }
 
 static enum vchan_state xen_is_open(struct vchan *v) {
@@ -284,7 +344,7 @@ static enum vchan_state xen_is_open(struct vchan *v) {
 
         if (!x->xv)
                 return VCHAN_WAITING;
-        switch (libxenvchan_is_open(x->xv)) {
+        switch (xv_api.is_open(x->xv)) {
         case 1:
                 return VCHAN_CONNECTED;
         case 2:

@@ -180,7 +180,9 @@ static int serve(const struct qrexec_exec *exec, const char *own_dir, pid_t agen
                         close(out[0]);
                         close(err[0]);
                 }
-                return answer_only(exec, child < 0 ? QREXEC_EXIT_PROBLEM : 0);
+                return answer_only(exec, child == -ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND
+                                         : child < 0      ? QREXEC_EXIT_PROBLEM
+                                                          : 0);
         }
 
         v = data_connect(exec, &version);

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Service requests: the command line, the lookup on the service path, the
- * rpc-config subset, the environment and the spawn.  Everything here runs
- * in the per-connection process, never in the agent's loop.
+ * rpc-config subset (the environment and the spawn: service-spawn.c).
+ * Everything here runs in the per-connection process, never in the agent's
+ * loop.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +21,6 @@
 #define DEFAULT_CONFIG_PATH  "/run/qubes/rpc-config:/usr/local/etc/qubes/rpc-config:/etc/qubes/rpc-config"
 #define CONFIG_MAX           (64 * 1024)
 #define SERVICE_NAME_MAX     255        /* NAME_MAX: a file name */
-
-extern char **environ;
 
 bool user_name_valid(const char *name) {
         size_t n = strlen(name);
@@ -57,6 +53,10 @@ void service_set_admin(const char *user, const char *home) {
 
 bool service_is_admin(void) {
         return admin.user[0] != '\0';
+}
+
+const char *service_admin_home(void) {
+        return admin.home;
 }
 
 /* The admin domain's tokens 3 and 4 of "SOURCE name|keyword TARGET". */
@@ -336,178 +336,4 @@ int service_config_load(const struct service_request *req, struct service_config
                 return -EINVAL;
         text[n] = '\0';
         return service_config_parse(text, ret);
-}
-
-static const char *home_base = "/home";
-
-void service_set_home_base(const char *dir) {
-        home_base = dir;
-}
-
-static bool switch_users;
-static char switched_home[PATH_MAX];    /* the child's: its user's home from passwd */
-
-void service_set_switch_users(bool on) {
-        switch_users = on;
-}
-
-int service_become_user(const char *user, const char **ret_why) {
-        struct passwd *pw;
-
-        errno = 0;
-        pw = getpwnam(user);
-        if (!pw) {
-                *ret_why = errno ? strerror(errno) : "no such user in this domain";
-                return errno ? -errno : -ESRCH;
-        }
-        *ret_why = "cannot switch to it";
-        if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-            setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-                return -errno;
-        /* Never run as root by mistake: the switch must stick. */
-        if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid || getgid() != pw->pw_gid ||
-            getegid() != pw->pw_gid || (pw->pw_uid != 0 && setuid(0) == 0))
-                return -EPERM;
-        snprintf(switched_home, sizeof(switched_home), "%s",
-                 pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : "/");
-        return 0;
-}
-
-static const char *home_of(const char *user, char *buf, size_t size) {
-        if (service_is_admin())
-                return admin.home;
-        if (switched_home[0])
-                return switched_home;
-        if (strcmp(user, "root") == 0)
-                return "/root";
-        snprintf(buf, size, "%s/%s", home_base, user);
-        return buf;
-}
-
-int service_environment(const struct service_request *req, const char *user, pid_t agent_pid) {
-        char home[PATH_MAX], pid[16];
-        const char *h = home_of(user, home, sizeof(home));
-
-        /* Every inherited QREXEC_* goes, except these two (Qubes' rule);
-         * the agent's own plumbing goes too. */
-        for (;;) {
-                bool removed = false;
-
-                for (char **e = environ; e && *e; e++) {
-                        char name[128];
-                        size_t n = strcspn(*e, "=");
-
-                        if (n >= sizeof(name))
-                                continue;
-                        memcpy(name, *e, n);
-                        name[n] = '\0';
-                        if ((strncmp(name, "QREXEC", 6) == 0 && strcmp(name, "QREXEC_SERVICE_PATH") != 0) ||
-                            strcmp(name, "NOTIFY_SOCKET") == 0) {
-                                unsetenv(name);
-                                removed = true;
-                                break;
-                        }
-                }
-                if (!removed)
-                        break;
-        }
-
-        if (!service_is_admin() && !switched_home[0])
-                (void) mkdir(h, 0700);  /* native domains: the home may not exist yet */
-        snprintf(pid, sizeof(pid), "%d", (int) agent_pid);
-        if (setenv("HOME", h, 1) < 0 || setenv("USER", user, 1) < 0 || setenv("LOGNAME", user, 1) < 0 ||
-            setenv("QREXEC_AGENT_PID", pid, 1) < 0)
-                return -errno;
-        if (!req->rpc)
-                return 0;
-        if (setenv("QREXEC_REMOTE_DOMAIN", req->source, 1) < 0 ||
-            setenv("QREXEC_SERVICE_FULL_NAME", req->descriptor, 1) < 0 ||
-            setenv("QREXEC_REQUESTED_TARGET_TYPE", req->target_type ?: "", 1) < 0)
-                return -errno;
-        if (req->target_type &&
-            setenv(strcmp(req->target_type, "name") == 0 ? "QREXEC_REQUESTED_TARGET" : "QREXEC_REQUESTED_TARGET_KEYWORD",
-                   req->target, 1) < 0)
-                return -errno;
-        if (req->argument && setenv("QREXEC_SERVICE_ARGUMENT", req->argument, 1) < 0)
-                return -errno;
-        return 0;
-}
-
-static int move_fd(int fd, int target) {
-        if (fd < 0) {
-                fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (fd < 0)
-                        return -errno;
-        }
-        if (fd == target)
-                return fcntl(fd, F_SETFD, 0) < 0 ? -errno : 0;
-        return dup2(fd, target) < 0 ? -errno : 0;
-}
-
-/* In the child: stdio, environment, working directory. */
-static void child_setup(const struct service_request *req, const char *user, pid_t agent_pid, int in_fd,
-                        int out_fd, int err_fd) {
-        sigset_t none;
-
-        /* dup2 onto 0..2 in an order that cannot clobber a source fd. */
-        int fds[3] = { in_fd, out_fd, err_fd };
-        for (int i = 0; i < 3; i++)
-                if (fds[i] >= 0 && fds[i] < 3) {
-                        fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-                        if (fds[i] < 0)
-                                _exit(125);
-                }
-        for (int i = 0; i < 3; i++)
-                if (move_fd(fds[i], i) < 0)
-                        _exit(125);
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        if (switch_users) {
-                const char *why = NULL;
-                int r = service_become_user(user, &why);
-
-                if (r < 0) {
-                        /* stderr is the caller's now: tell them, not only the console. */
-                        dprintf(STDERR_FILENO, "qrexec-agent: cannot run as user %s: %s (%s)\n", user, why,
-                                strerror(-r));
-                        _exit(125);
-                }
-        }
-        if (service_environment(req, user, agent_pid) < 0)
-                _exit(125);
-        if (chdir(getenv("HOME")) < 0)
-                (void) chdir("/");
-}
-
-pid_t service_spawn_executable(const struct service_request *req, const char *path, const char *user,
-                               pid_t agent_pid, int in_fd, int out_fd, int err_fd) {
-        pid_t pid = fork();
-
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                char *argv[3] = { (char *) path, NULL, NULL };
-
-                child_setup(req, user, agent_pid, in_fd, out_fd, err_fd);
-                if (req->argument && *req->argument)
-                        argv[1] = (char *) req->argument;
-                execv(path, argv);
-                _exit(errno == ENOENT ? 127 : 125);
-        }
-        return pid;
-}
-
-pid_t service_spawn_command(const struct service_request *req, const char *user, pid_t agent_pid,
-                            int in_fd, int out_fd, int err_fd) {
-        pid_t pid = fork();
-
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                child_setup(req, user, agent_pid, in_fd, out_fd, err_fd);
-                execl("/bin/sh", "sh", "-c", req->command, (char *) NULL);
-                _exit(127);
-        }
-        return pid;
 }

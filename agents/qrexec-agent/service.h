@@ -64,6 +64,11 @@ int service_config_load(const struct service_request *req, struct service_config
 /* Parse one config file's text (exposed for tests and the fuzzer). */
 int service_config_parse(const char *text, struct service_config *ret);
 
+/* The admin domain's user's home (service_set_admin). */
+const char *service_admin_home(void);
+
+/* service-spawn.c */
+
 /* Where users' homes are (default /home; tests point it elsewhere).  `dir`
  * must live as long as the process. */
 void service_set_home_base(const char *dir);
@@ -78,12 +83,9 @@ void service_set_switch_users(bool on);
  * (the child must then exit, never exec). */
 int service_become_user(const char *user, const char **ret_why);
 
-/* The service environment on top of the agent's own: QREXEC_* as Qubes
- * sets them, HOME/USER/LOGNAME of `user`.  Called in the child before exec. */
-int service_environment(const struct service_request *req, const char *user, pid_t agent_pid);
-
-/* fork + exec with stdin/stdout/stderr on the given fds (-1: /dev/null),
- * argv[1] = the argument when not empty.  The child's pid or -errno. */
+/* Start with stdin/stdout/stderr on the given fds (-1: /dev/null),
+ * argv[1] = the argument when not empty.  The child's pid, or -errno
+ * (-ENOENT: nothing to exec, 127 for the caller). */
 pid_t service_spawn_executable(const struct service_request *req, const char *path, const char *user,
                                pid_t agent_pid, int in_fd, int out_fd, int err_fd);
 /* /bin/sh -c COMMAND, same conventions. */
