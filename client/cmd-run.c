@@ -100,14 +100,17 @@ close_fds:
         return r;
 }
 
-int ctl_run_with_fds(sd_bus *bus, const char *name, const char *user, const char *command, bool autostart,
-                     int in, int out, int err) {
+/* Run, then the stream over the socket qubesd hands over.  just_exec: no
+ * input or output; the agent connects once to report that the command
+ * started (0) or could not (127 not found, 125 another problem). */
+static int run_call(sd_bus *bus, const char *name, const char *user, const char *command, bool just_exec,
+                    bool autostart, int in, int out, int err) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int fd, r;
         uint32_t port;
 
         r = api_call_domain(bus, name, "Run", autostart ? API_LIFECYCLE_TIMEOUT_USEC : API_TIMEOUT_USEC, &reply,
-                            "ssbb", user ?: "", command, false, autostart);
+                            "ssbb", user ?: "", command, just_exec, autostart);
         if (r >= 0) {
                 r = sd_bus_message_read(reply, "hu", &fd, &port);
                 if (r < 0)
@@ -124,9 +127,13 @@ int ctl_run_with_fds(sd_bus *bus, const char *name, const char *user, const char
         return stream_over(fd, in, out, err);
 }
 
+int ctl_run_with_fds(sd_bus *bus, const char *name, const char *user, const char *command, bool autostart,
+                     int in, int out, int err) {
+        return run_call(bus, name, user, command, false, autostart, in, out, err);
+}
+
 /* Run in `name`: 0.. the exit status, or a ctl status (negative: a helper's -errno). */
 static int run_in(sd_bus *bus, const char *name, const char *command, const struct run_options *o, bool wait) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
         if (wait) {
@@ -140,21 +147,7 @@ static int run_in(sd_bus *bus, const char *name, const char *command, const stru
                         return r;
                 return 0;
         }
-        /* just_exec: the agent connects once to report that the command
-         * started (0) or could not (127 not found, 125 another problem) */
-        r = api_call_domain(bus, name, "Run", o->autostart ? API_LIFECYCLE_TIMEOUT_USEC : API_TIMEOUT_USEC,
-                            &reply, "ssbb", o->user ?: "", command, true, o->autostart);
-        if (r < 0)
-                return r;
-        int fd;
-        uint32_t port;
-        r = sd_bus_message_read(reply, "hu", &fd, &port);
-        if (r < 0)
-                return ctl_error_errno(r, "Run: unexpected reply");
-        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return ctl_error_errno(errno, "cannot keep the data socket");
-        r = stream_over(fd, -1, -1, -1);
+        r = run_call(bus, name, o->user, command, true, o->autostart, -1, -1, -1);
         if (r > 0 && r != EXIT_LOCAL_PROBLEM && r != EXIT_CONNECTION_LOST)
                 ctl_error("%s: the command could not be started (status %d)", name, r);
         return r;

@@ -102,12 +102,12 @@ void vmux_hello_encode(uint8_t out[VMUX_HELLO_SIZE], uint32_t session);
 
 /* The header alone: known type, flags 0, the stream rule and the exact (or
  * bounded) length of its type.  0, or -EBADMSG with *reason set. */
-int vmux_header_decode(const uint8_t in[VMUX_HEADER_SIZE], struct vmux_header *ret, const char **reason);
+int vmux_header_decode(const uint8_t untrusted_in[VMUX_HEADER_SIZE], struct vmux_header *ret, const char **reason);
 
 /* A whole frame whose header vmux_header_decode() accepted: the payload of
  * exactly header.length bytes checked (version, credit range, names). */
-int vmux_frame_decode(const struct vmux_header *h, const uint8_t *payload, struct vmux_frame *ret,
+int vmux_frame_decode(const struct vmux_header *h, const uint8_t *untrusted_payload, struct vmux_frame *ret,
                       const char **reason);
 
 /* Parse a socket name of exactly n bytes (no NUL needed): 0 or -EINVAL. */
-int vmux_name_parse(const char *s, size_t n, struct vmux_name *ret);
+int vmux_name_parse(const char *untrusted_s, size_t n, struct vmux_name *ret);

@@ -76,11 +76,8 @@ guid_pids() {
 }
 
 # domain_spawn DOMAIN CMD: CMD (a shell command line) started in the
-# background in DOMAIN, its output where it redirects it, else nowhere.  A
-# call with --pass-io that returns once CMD is started, not `qubes-ctl run`
-# without it: a just-exec Run frees its data port at once while the agent
-# still connects to it, so the next Run into the domain can get that
-# connection instead of its own.
+# background in DOMAIN, its output where it redirects it, else nowhere: a
+# call with --pass-io that returns once CMD is started.
 domain_spawn() {
         timeout 60 "$ODYSSEY_BUILDDIR/client/qubes-ctl" run --pass-io "$1" "{ $2; } </dev/null >/dev/null 2>&1 &" </dev/null
 }

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "hal-native-internal.h"
+#include "hal-test-helpers.h"
 #include "qrexec.h"
 #include "test-hal-native.h"
 #include "util.h"
@@ -141,44 +142,33 @@ void env_config(struct test_env *env, struct hal_domain_config *cfg, const char 
         };
 }
 
-struct done_slot {
-        bool done;
-        int result;
-};
-
-static void on_done(void *userdata, int result) {
-        struct done_slot *slot = userdata;
-
-        slot->done = true;
-        slot->result = result;
-}
-
-static int wait_done(struct test_env *env, struct done_slot *slot, int r) {
+static int wait_done(struct test_env *env, struct hal_test_result *slot, int r) {
         if (r < 0)
                 return r;
         ck_assert_msg(env_run_until(env, &slot->done, 15000), "the operation never finished");
-        return slot->result;
+        return slot->r;
 }
 
 int env_start(struct test_env *env, const struct hal_domain_config *cfg) {
-        struct done_slot slot = {};
-        return wait_done(env, &slot, hal_native_ops.start(env->backend, cfg, on_done, &slot));
+        struct hal_test_result slot = {};
+        return wait_done(env, &slot, hal_native_ops.start(env->backend, cfg, hal_test_on_done, &slot));
 }
 
 int env_shutdown(struct test_env *env, const char *name, uint32_t timeout_sec) {
-        struct done_slot slot = {};
-        return wait_done(env, &slot, hal_native_ops.shutdown(env->backend, name, timeout_sec, on_done, &slot));
+        struct hal_test_result slot = {};
+        return wait_done(env, &slot,
+                         hal_native_ops.shutdown(env->backend, name, timeout_sec, hal_test_on_done, &slot));
 }
 
 int env_kill(struct test_env *env, const char *name) {
-        struct done_slot slot = {};
-        return wait_done(env, &slot, hal_native_ops.kill(env->backend, name, on_done, &slot));
+        struct hal_test_result slot = {};
+        return wait_done(env, &slot, hal_native_ops.kill(env->backend, name, hal_test_on_done, &slot));
 }
 
 int env_pause(struct test_env *env, const char *name, bool pause) {
-        struct done_slot slot = {};
+        struct hal_test_result slot = {};
         return wait_done(env, &slot, (pause ? hal_native_ops.pause : hal_native_ops.unpause)(env->backend, name,
-                                                                                            on_done, &slot));
+                                                                                            hal_test_on_done, &slot));
 }
 
 /* The child's side of env_hello: exit status = version, or 200 + step. */

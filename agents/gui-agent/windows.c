@@ -73,6 +73,12 @@ static void window_free(struct agent *a, struct agent_window *w) {
 }
 
 void windows_forget_all(struct agent *a) {
+        /* the next guid's session redirects every window again (window_add):
+         * drop our redirection, or a second one would stay when direct.c
+         * unredirects the window once */
+        for (struct agent_window *w = a->windows; w; w = w->next)
+                if (!w->direct)
+                        XCompositeUnredirectWindow(a->dpy, w->id, CompositeRedirectAutomatic);
         while (a->windows)
                 window_free(a, a->windows);
 }

@@ -37,7 +37,7 @@ void service_set_home_base(const char *dir) {
 }
 
 static bool switch_users;
-static char switched_home[PATH_MAX];    /* the child's: its user's home from passwd */
+static char switched_home[PATH_MAX];    /* the forked child's (spawn_switched): its user's home from passwd */
 
 void service_set_switch_users(bool on) {
         switch_users = on;
@@ -68,8 +68,6 @@ int service_become_user(const char *user, const char **ret_why) {
 static const char *home_of(const char *user, char *buf, size_t size) {
         if (service_is_admin())
                 return service_admin_home();
-        if (switched_home[0])
-                return switched_home;
         if (strcmp(user, "root") == 0)
                 return "/root";
         snprintf(buf, size, "%s/%s", home_base, user);
