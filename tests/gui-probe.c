@@ -14,6 +14,10 @@
  *                                  cells of the color and the color ^ 0x202020 (cell (0,0)
  *                                  the color); a line on stdin with another color repaints
  *                                  it in that one; ends at EOF
+ *   gui-probe redirected WIN       (a domain's display) "yes" if the Composite extension
+ *                                  redirects the viewable window WIN (it has a window
+ *                                  pixmap), "no" if it does not; exit 0, or 2 when WIN
+ *                                  is not viewable or Composite is missing
  * The display is $DISPLAY.
  */
 #include <poll.h>
@@ -22,8 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <xcb/xcb.h>
+#include <xcb/xcbext.h>
 
 static xcb_connection_t *c;
 static xcb_screen_t *screen;
@@ -235,6 +241,48 @@ static int titled(const char *domain, const char *title) {
         return 1;
 }
 
+/* Composite without libxcb-composite (not a build dependency): its
+ * NameWindowPixmap request (minor 6: window, pixmap) by hand.  The server
+ * answers BadMatch for a viewable window that no client redirects, and
+ * gives any client the pixmap of one that some client does. */
+static xcb_extension_t composite_ext = { "Composite", 0 };
+#define COMPOSITE_NAME_WINDOW_PIXMAP 6
+#define X_BAD_MATCH 8
+
+static int redirected(xcb_window_t w) {
+        const xcb_query_extension_reply_t *ext = xcb_get_extension_data(c, &composite_ext);
+        xcb_get_window_attributes_reply_t *a = xcb_get_window_attributes_reply(
+                c, xcb_get_window_attributes(c, w), NULL);
+        bool viewable = a && a->map_state == XCB_MAP_STATE_VIEWABLE;
+
+        free(a);
+        if (!ext || !ext->present || !viewable)
+                return 2;
+        struct {
+                uint8_t major, minor;
+                uint16_t length;
+                uint32_t window, pixmap;
+        } req = { .window = w, .pixmap = xcb_generate_id(c) };
+        struct iovec parts[4] = { [2] = { &req, sizeof(req) } };        /* [3]: no padding; xcb uses [0..1] */
+        xcb_protocol_request_t proto = {
+                .count = 2, .ext = &composite_ext, .opcode = COMPOSITE_NAME_WINDOW_PIXMAP, .isvoid = 1,
+        };
+        xcb_void_cookie_t cookie = { xcb_send_request(c, XCB_REQUEST_CHECKED, parts + 2, &proto) };
+        xcb_generic_error_t *e = xcb_request_check(c, cookie);
+
+        if (!e) {
+                xcb_free_pixmap(c, req.pixmap);
+                printf("yes\n");
+                return 0;
+        }
+        bool bad_match = e->error_code == X_BAD_MATCH;
+        free(e);
+        if (!bad_match)
+                return 2;
+        printf("no\n");
+        return 0;
+}
+
 static int run(int argc, char **argv) {
         screen = xcb_setup_roots_iterator(xcb_get_setup(c)).data;
 
@@ -286,6 +334,8 @@ static int run(int argc, char **argv) {
         }
         if (strcmp(argv[1], "same") == 0 && argc == 6)
                 return same(w, argv[3], atoi(argv[4]), atoi(argv[5]));
+        if (strcmp(argv[1], "redirected") == 0 && argc == 3)
+                return redirected(w);
         return 2;
 }
 

@@ -145,3 +145,69 @@ key_events() {
         timeout 60 "$ctl" run --pass-io "$1" "grep -c 'keysym 0x[0-9a-f]*, $2)' /tmp/keys" 2>>"$tmp/run.err" |
                 grep -x '[0-9]*'
 }
+
+# gui_agent_test NAME TOOL...: the start of a test of gui-agent and guid on their own (no
+# stack).  Skips (77) without Xvfb or a TOOL; sets GUID, AGENT, PROBE (this build's), T (a
+# private dir, NAME.XXXXXX) and PIDS (killed on exit, then T removed; fds 4-6 closed first:
+# paint's fifos); fail (T's logs, exit 1) and ok; an admin Xvfb (ADMIN its number, DISPLAY
+# exported).
+gui_agent_test() {
+        local name=$1
+        shift
+        GUID=${ODYSSEY_BUILDDIR:-.}/daemons/guid/guid
+        AGENT=${ODYSSEY_BUILDDIR:-.}/agents/bin/gui-agent
+        PROBE=${ODYSSEY_BUILDDIR:-.}/tests/gui-probe
+        need_tools Xvfb "$@"
+        T=$(mktemp -d "/tmp/$name.XXXXXX") || exit 1
+        PIDS=()
+        trap gui_agent_test_cleanup EXIT
+        fail() { echo "FAIL: $*"; for f in "$T"/*.log; do echo "== $f"; tail -n 20 "$f"; done; exit 1; }
+        ok() { echo "ok: $*"; }
+        start_xvfb "$T/xvfb-admin.log" || fail "the admin Xvfb did not start"
+        PIDS+=("$XVFB_PID")
+        ADMIN=$XVFB_DISPLAY
+        export DISPLAY=:$ADMIN
+        mkdir -p "$T/vchan" "$T/clip"
+}
+
+gui_agent_test_cleanup() {
+        exec 4>&- 5>&- 6>&- 2>/dev/null
+        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+        wait 2>/dev/null
+        rm -rf "$T"
+}
+
+# gui_agent_start SCREEN: gui-agent (domain 5) starting its own Xvfb, --screen SCREEN; its
+# output in T/agent.log.
+gui_agent_start() {
+        "$AGENT" --vchan-dir "$T/vchan" --domid 5 --xvfb-display auto --screen "$1" >"$T/agent.log" 2>&1 &
+        PIDS+=($!)
+}
+
+# gui_agent_guid LOG: a guid showing domain 5 as work (blue), its output in T/LOG; sets GUID_PID.
+gui_agent_guid() {
+        "$GUID" --domain work --domid 5 --label blue --vchan-dir "$T/vchan" --clipboard-dir "$T/clip" \
+                >"$T/$1" 2>&1 &
+        GUID_PID=$!
+        PIDS+=($GUID_PID)
+}
+
+# gui_agent_display: wait until the agent forwards its Xvfb's windows; sets DOM (its number).
+gui_agent_display() {
+        wait_for 30 grep -q 'forwarding the windows' "$T/agent.log" || fail "the agent did not start its Xvfb"
+        DOM=$(sed -n 's/^gui-agent: started .* on :\([0-9]*\) .*/\1/p' "$T/agent.log")
+}
+
+# paint NAME X Y W H COLOR FD: a program of the domain (gui-probe paint), repainted through FD
+paint() {
+        mkfifo "$T/$1.fifo"
+        DISPLAY=:$DOM "$PROBE" paint "$1" "$2" "$3" "$4" "$5" "$6" <"$T/$1.fifo" >"$T/$1.log" 2>&1 &
+        PIDS+=($!)
+        eval "exec $7>\"$T/$1.fifo\""
+}
+
+# domain_id NAME: the id of the domain's window NAME on the domain's display
+domain_id() { DISPLAY=:$DOM xdotool search --name "^$1\$" | head -n 1; }
+
+# switched NAME MODE N: the agent said N times that NAME's window went MODE (direct, copied)
+switched() { [ "$(grep -c "window $(printf '0x%x' "$(domain_id "$1")"): $2" "$T/agent.log")" -ge "$3" ]; }

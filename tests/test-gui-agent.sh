@@ -7,41 +7,13 @@
 # and a resize), keys typed on the admin display reach the program, and
 # the window goes away with the program.
 set -u
-B=${ODYSSEY_BUILDDIR:-.}
-GUID=$B/daemons/guid/guid
-AGENT=$B/agents/bin/gui-agent
-PROBE=$B/tests/gui-probe
-for tool in Xvfb xterm xdotool xdpyinfo; do
-        command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
-
-T=$(mktemp -d /tmp/test-gui-agent.XXXXXX)
-PIDS=()
-cleanup() {
-        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-        wait 2>/dev/null
-        rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$T"/*.log; do echo "== $f"; tail -n 20 "$f"; done; exit 1; }
-ok() { echo "ok: $*"; }
 . "$(dirname "$0")/gui-test-lib.sh"
-
-start_xvfb "$T/xvfb-admin.log" || fail "the admin Xvfb did not start"
-PIDS+=("$XVFB_PID")
-ADMIN=$XVFB_DISPLAY
-export DISPLAY=:$ADMIN
+gui_agent_test test-gui-agent xterm xdotool xdpyinfo
 
 # The agent starts the domain's Xvfb itself, at guid's screen size.
-mkdir -p "$T/vchan" "$T/clip"
-"$AGENT" --vchan-dir "$T/vchan" --domid 5 --xvfb-display auto --screen guid >"$T/agent.log" 2>&1 &
-PIDS+=($!)
-"$GUID" --domain work --domid 5 --label blue --vchan-dir "$T/vchan" --clipboard-dir "$T/clip" \
-        >"$T/guid.log" 2>&1 &
-GUID_PID=$!
-PIDS+=($GUID_PID)
-wait_for 30 grep -q 'forwarding the windows' "$T/agent.log" || fail "the agent did not start its Xvfb"
-DOM=$(sed -n 's/^gui-agent: started .* on :\([0-9]*\) .*/\1/p' "$T/agent.log")
+gui_agent_start guid
+gui_agent_guid guid.log
+gui_agent_display
 DISPLAY=:$DOM xdpyinfo 2>/dev/null | grep -q 'dimensions: *1280x1024' || fail "the domain's screen is not guid's size"
 
 DISPLAY=:$DOM xterm -T 'agent test' -geometry 60x10+40+50 -e sh >"$T/xterm.log" 2>&1 &

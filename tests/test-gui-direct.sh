@@ -10,49 +10,13 @@
 # and still follows its program; a window partly off the domain's screen
 # shows all of its content.
 set -u
-B=${ODYSSEY_BUILDDIR:-.}
-GUID=$B/daemons/guid/guid
-AGENT=$B/agents/bin/gui-agent
-PROBE=$B/tests/gui-probe
 . "$(dirname "$0")/gui-test-lib.sh"
-need_tools Xvfb xdotool
-
-T=$(mktemp -d /tmp/test-gui-direct.XXXXXX)
-PIDS=()
-cleanup() {
-        exec 4>&- 5>&- 6>&- 2>/dev/null
-        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-        wait 2>/dev/null
-        rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$T"/*.log; do echo "== $f"; tail -n 20 "$f"; done; exit 1; }
-ok() { echo "ok: $*"; }
-
-start_xvfb "$T/xvfb-admin.log" || fail "the admin Xvfb did not start"
-PIDS+=("$XVFB_PID")
-ADMIN=$XVFB_DISPLAY
-export DISPLAY=:$ADMIN
-mkdir -p "$T/vchan" "$T/clip"
-"$AGENT" --vchan-dir "$T/vchan" --domid 5 --xvfb-display auto --screen 1024x768 >"$T/agent.log" 2>&1 &
-PIDS+=($!)
-"$GUID" --domain work --domid 5 --label blue --vchan-dir "$T/vchan" --clipboard-dir "$T/clip" >"$T/guid.log" 2>&1 &
-GUID_PID=$!
-PIDS+=($GUID_PID)
-wait_for 30 grep -q 'forwarding the windows' "$T/agent.log" || fail "the agent did not start its Xvfb"
-DOM=$(sed -n 's/^gui-agent: started .* on :\([0-9]*\) .*/\1/p' "$T/agent.log")
+gui_agent_test test-gui-direct xdotool
+gui_agent_start 1024x768
+gui_agent_guid guid.log
+gui_agent_display
 wait_for 30 grep -q 'work shares its 1024x768 screen' "$T/guid.log" || fail "guid did not get the domain's screen"
 
-# paint NAME X Y W H COLOR FD: a program of the domain, repainted through FD
-paint() {
-        mkfifo "$T/$1.fifo"
-        DISPLAY=:$DOM "$PROBE" paint "$1" "$2" "$3" "$4" "$5" "$6" <"$T/$1.fifo" >"$T/$1.log" 2>&1 &
-        PIDS+=($!)
-        eval "exec $7>\"$T/$1.fifo\""
-}
-domain_id() { DISPLAY=:$DOM xdotool search --name "^$1\$" | head -n 1; }
-# switched NAME MODE N: the agent said N times that NAME's window went MODE
-switched() { [ "$(grep -c "window $(printf '0x%x' "$(domain_id "$1")"): $2" "$T/agent.log")" -ge "$3" ]; }
 # shows WIN X Y COLOR: the content pixel X,Y (frame excluded) of WIN on the admin display
 shows() { [ "$("$PROBE" pixel "$1" $(($2 + 2)) $(($3 + 2)))" = "$4" ]; }
 # exact WIN: its interior is the domain's screen where the window is there

@@ -8,7 +8,8 @@
  * Filecopy, OpenURL, OpenInVM), and hostile data peers (wrong direction: ignored; oversize chunk,
  * vanishing: that call ends) that hurt nothing but their own call.  With
  * --switch-users (root only): commands run as the user they name, and an
- * unknown user is refused (125, a message), never run as root.
+ * unknown user is refused (125, a message), never run as root; a refusal
+ * or a failed exec is the answer also of a JUST_EXEC (125 / 127).
  */
 #include <check.h>
 #include <errno.h>
@@ -35,6 +36,32 @@ static const char echo_service[] =
         "cat\n"
         "echo oops >&2\n"
         "exit 7\n";
+
+/* JUST_EXEC (Run without -p): the answer only, nothing comes back. */
+static int just_exec_code(int port, const char *cmdline) {
+        struct call_result r;
+        int code;
+
+        agent_send_exec(QREXEC_MSG_JUST_EXEC, port, cmdline);
+        agent_serve_call(port, "", &r);
+        agent_expect_terminated(0, (uint32_t) port);
+        ck_assert_str_eq(r.out, "");
+        code = r.exit_code;
+        call_result_done(&r);
+        return code;
+}
+
+/* The same answer with -p (EXEC_CMDLINE, on port: no output) and without
+ * (JUST_EXEC, on port + 1). */
+static void expect_code_both_ways(int port, const char *cmdline, int code) {
+        struct call_result r;
+
+        agent_call(port, cmdline, "", &r);
+        ck_assert_int_eq(r.exit_code, code);
+        ck_assert_str_eq(r.out, "");
+        call_result_done(&r);
+        ck_assert_int_eq(just_exec_code(port + 1, cmdline), code);
+}
 
 START_TEST(test_service_output_exit_and_environment) {
         struct call_result r;
@@ -99,6 +126,10 @@ START_TEST(test_missing_service_and_bad_requests) {
         agent_call(514, "user:QUBESRPC test.NoExec work", "", &r);
         ck_assert_int_eq(r.exit_code, QREXEC_EXIT_PROBLEM);
         call_result_done(&r);
+
+        /* An interpreter that is missing: nothing to exec, 127, also without -p. */
+        agent_add_service("test.BadInterpreter", "#!/nonexistent/odyssey-interpreter\n");
+        expect_code_both_ways(516, "user:QUBESRPC test.BadInterpreter work", QREXEC_EXIT_SERVICE_NOT_FOUND);
 
         /* A user name that could name a path: refused with 125. */
         agent_call(515, "../etc:echo hi", "", &r);
@@ -369,6 +400,60 @@ START_TEST(test_switch_users) {
 }
 END_TEST
 
+/* With --switch-users the child switches and execs after the fork: its
+ * refusal must still be the answer, with and without -p, as it is for
+ * the posix_spawn path (125 refused, 127 nothing to exec). */
+START_TEST(test_switch_users_refusal_codes) {
+        struct passwd *pw = getpwnam("nobody");
+        char dir[] = "/tmp/test-qrexec-agent-nobody.XXXXXX", marker[64], cmdline[256], path[PATH_MAX * 2],
+             expected[16], *text;
+        struct call_result r;
+        int fd;
+
+        ck_assert_ptr_nonnull(pw);
+        agent_add_service("test.BadInterpreter", "#!/nonexistent/odyssey-interpreter\n");
+        agent_add_service("test.RootOnly", "#!/bin/sh\necho never\n");
+        snprintf(path, sizeof(path), "%s/test.RootOnly", agent_service_dir);
+        ck_assert_int_eq(chmod(path, 0700), 0);
+
+        /* A user the domain does not have. */
+        ck_assert_int_eq(just_exec_code(530, "odysseynosuchuser:true"), QREXEC_EXIT_PROBLEM);
+        ck_assert_int_eq(just_exec_code(531, "odysseynosuchuser:QUBESRPC test.BadInterpreter work"),
+                         QREXEC_EXIT_PROBLEM);
+
+        /* Nothing to exec (the interpreter is missing): 127 both ways. */
+        expect_code_both_ways(532, "root:QUBESRPC test.BadInterpreter work", QREXEC_EXIT_SERVICE_NOT_FOUND);
+
+        /* An exec the user may not do: 125 both ways. */
+        expect_code_both_ways(534, "nobody:QUBESRPC test.RootOnly work", QREXEC_EXIT_PROBLEM);
+
+        /* A good command still runs, as its user: 0 at once, then its effect. */
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        ck_assert_int_eq(chmod(dir, 0777), 0);
+        snprintf(marker, sizeof(marker), "%s/uid", dir);
+        snprintf(cmdline, sizeof(cmdline), "nobody:id -u > %s.new && mv %s.new %s", marker, marker, marker);
+        ck_assert_int_eq(just_exec_code(536, cmdline), 0);
+        for (int i = 0; i < 3000 && access(marker, F_OK) < 0; i++)
+                usleep(10000);
+        fd = open(marker, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        text = calloc(1, 32);
+        ck_assert_ptr_nonnull(text);
+        ck_assert_int_gt(read(fd, text, 31), 0);
+        close(fd);
+        snprintf(expected, sizeof(expected), "%u\n", (unsigned) pw->pw_uid);
+        ck_assert_str_eq(text, expected);
+        free(text);
+        ck_assert_int_eq(unlink(marker), 0);
+        ck_assert_int_eq(rmdir(dir), 0);
+
+        agent_call(537, "nobody:echo ran; exit 3", "", &r);
+        ck_assert_int_eq(r.exit_code, 3);
+        ck_assert_str_eq(r.out, "ran\n");
+        call_result_done(&r);
+}
+END_TEST
+
 static Suite *agent_suite(void) {
         Suite *s = suite_create("qrexec-agent");
         TCase *tc = tcase_create("qrexec-agent");
@@ -390,6 +475,7 @@ static Suite *agent_suite(void) {
                 tcase_add_checked_fixture(tc, switching_agent_setup, switching_agent_teardown);
                 tcase_set_timeout(tc, 120);
                 tcase_add_test(tc, test_switch_users);
+                tcase_add_test(tc, test_switch_users_refusal_codes);
                 suite_add_tcase(s, tc);
         }
         return s;

@@ -48,17 +48,39 @@ static struct vchan *data_connect(const struct qrexec_exec *exec, uint32_t *ret_
         return v;
 }
 
-/* Nothing was started: the client still gets its answer. */
-static int answer_only(const struct qrexec_exec *exec, int code) {
-        uint32_t version;
-        struct vchan *v = data_connect(exec, &version);
-        int r;
+#define REFUSAL_TEXT_MAX 1024
 
+/* Nothing was started: the client still gets its answer, with what a
+ * child that gave up wrote to its stderr (err_fd, taken; -1: none). */
+static int answer_refusal(const struct qrexec_exec *exec, int code, int err_fd) {
+        uint8_t msg[QREXEC_HEADER_SIZE + REFUSAL_TEXT_MAX];
+        char text[REFUSAL_TEXT_MAX];
+        ssize_t n = 0;
+        uint32_t version;
+        struct vchan *v;
+        int r = 0;
+
+        /* Every writer is gone (the child exited): this never blocks. */
+        if (err_fd >= 0) {
+                n = read(err_fd, text, sizeof(text));
+                close(err_fd);
+        }
+        v = data_connect(exec, &version);
         if (!v)
                 return 1;
-        r = qrexec_stream_refuse(v, version, code);
+        if (n > 0) {
+                int len = qrexec_encode_data(msg, sizeof(msg), QREXEC_MSG_DATA_STDERR, text, (size_t) n);
+
+                r = len < 0 ? len : vchan_write_full(v, msg, (size_t) len);
+        }
+        if (r >= 0)
+                r = qrexec_stream_refuse(v, version, code);
         vchan_close(v);
         return r < 0 ? 1 : 0;
+}
+
+static int answer_only(const struct qrexec_exec *exec, int code) {
+        return answer_refusal(exec, code, -1);
 }
 
 static void wait_for_session(const struct service_request *req, const char *own_dir, const char *user,
@@ -168,6 +190,9 @@ static int serve(const struct qrexec_exec *exec, const char *own_dir, pid_t agen
                 child = service_spawn_executable(&req, path, user, agent_pid, in[0], out[1], err[1]);
         else
                 child = service_spawn_command(&req, user, agent_pid, in[0], out[1], err[1]);
+        if (child < 0)
+                agent_log("cannot start %s as user %s: %s", req.rpc ? req.descriptor : "a command", user,
+                          strerror((int) -child));
         service_request_done(&req);
         if (in[0] >= 0) {
                 close(in[0]);
@@ -178,11 +203,11 @@ static int serve(const struct qrexec_exec *exec, const char *own_dir, pid_t agen
                 if (in[0] >= 0) {
                         close(in[1]);
                         close(out[0]);
-                        close(err[0]);
                 }
-                return answer_only(exec, child == -ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND
-                                         : child < 0      ? QREXEC_EXIT_PROBLEM
-                                                          : 0);
+                return answer_refusal(exec, child == -ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND
+                                            : child < 0      ? QREXEC_EXIT_PROBLEM
+                                                             : 0,
+                                      err[0]);
         }
 
         v = data_connect(exec, &version);

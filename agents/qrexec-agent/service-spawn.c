@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "qrexec.h"
@@ -170,42 +171,106 @@ static int move_fd(int fd, int target) {
         return dup2(fd, target) < 0 ? -errno : 0;
 }
 
-/* --switch-users: fork, then in the child stdio, user, environment,
- * working directory, exec. */
-static pid_t spawn_switched(const struct service_request *req, const char *path, char *const argv[],
-                            const char *user, pid_t agent_pid, const int fds_in[3]) {
-        pid_t pid = fork();
+/* --switch-users: the child tells the parent why it gave up (an errno)
+ * through the exec-status pipe; EOF, the pipe closed by the exec, means
+ * the command runs.  Only a failed execve() may say ENOENT ("not found",
+ * 127): anything before it is a refusal (125). */
+static _Noreturn void child_fail(int status_fd, int error, bool at_exec) {
+        if (!at_exec && error == ENOENT)
+                error = ESRCH;
+        /* One write, far below PIPE_BUF: the parent reads all of it or nothing. */
+        (void) write(status_fd, &error, sizeof(error));
+        _exit(error == ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND : QREXEC_EXIT_PROBLEM);
+}
 
-        if (pid < 0)
+/* An O_CLOEXEC pipe kept above 2, so that placing stdio never overwrites it. */
+static int status_pipe(int ret[2]) {
+        if (pipe2(ret, O_CLOEXEC) < 0)
                 return -errno;
-        if (pid == 0) {
-                struct service_env env;
-                const char *why = NULL;
-                int fds[3] = { fds_in[0], fds_in[1], fds_in[2] }, r;
-                sigset_t none;
+        for (int i = 0; i < 2; i++)
+                if (ret[i] < 3) {
+                        int fd = fcntl(ret[i], F_DUPFD_CLOEXEC, 3);
 
-                /* The sources are >= 3 (spawn() saw to it): no dup2 clobbers another. */
-                for (int i = 0; i < 3; i++)
-                        if (move_fd(fds[i], i) < 0)
-                                _exit(QREXEC_EXIT_PROBLEM);
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                signal(SIGPIPE, SIG_DFL);
-                r = service_become_user(user, &why);
-                if (r < 0) {
-                        /* stderr is the caller's now: tell them, not only the console. */
-                        dprintf(STDERR_FILENO, "qrexec-agent: cannot run as user %s: %s (%s)\n", user, why,
-                                strerror(-r));
-                        _exit(QREXEC_EXIT_PROBLEM);
+                        if (fd < 0) {
+                                int r = -errno;
+
+                                close(ret[0]);
+                                close(ret[1]);
+                                return r;
+                        }
+                        close(ret[i]);
+                        ret[i] = fd;
                 }
-                if (service_environment(req, user, switched_home, agent_pid, &env) < 0)
-                        _exit(QREXEC_EXIT_PROBLEM);
-                if (chdir(switched_home) < 0)
-                        (void) chdir("/");
-                execve(path, argv, env.envp);
-                _exit(errno == ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND : QREXEC_EXIT_PROBLEM);
+        return 0;
+}
+
+/* In the child: stdio, user, environment, working directory, exec; any
+ * failure goes to status_fd. */
+static _Noreturn void switched_child(const struct service_request *req, const char *path, char *const argv[],
+                                     const char *user, pid_t agent_pid, const int fds_in[3], int status_fd) {
+        struct service_env env;
+        const char *why = NULL;
+        int fds[3] = { fds_in[0], fds_in[1], fds_in[2] }, r;
+        sigset_t none;
+
+        /* The sources are >= 3 (spawn() saw to it): no dup2 clobbers another. */
+        for (int i = 0; i < 3; i++) {
+                r = move_fd(fds[i], i);
+                if (r < 0)
+                        child_fail(status_fd, -r, false);
         }
-        return pid;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        r = service_become_user(user, &why);
+        if (r < 0) {
+                /* stderr is the caller's now: tell them, not only the console. */
+                dprintf(STDERR_FILENO, "qrexec-agent: cannot run as user %s: %s (%s)\n", user, why,
+                        strerror(-r));
+                child_fail(status_fd, -r, false);
+        }
+        r = service_environment(req, user, switched_home, agent_pid, &env);
+        if (r < 0)
+                child_fail(status_fd, -r, false);
+        if (chdir(switched_home) < 0)
+                (void) chdir("/");
+        execve(path, argv, env.envp);
+        child_fail(status_fd, errno, true);
+}
+
+/* --switch-users: fork, the child switches and execs.  Like posix_spawn()
+ * the parent returns only once the exec happened or failed, so a refusal
+ * reaches the caller as -errno (a JUST_EXEC's answer) rather than as an
+ * exit status nobody waits for: -ENOENT only when execve() found nothing
+ * to run. */
+static pid_t spawn_switched(const struct service_request *req, const char *path, char *const argv[],
+                            const char *user, pid_t agent_pid, const int fds[3]) {
+        int status[2], error, r;
+        pid_t pid;
+
+        r = status_pipe(status);
+        if (r < 0)
+                return r;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(status[0]);
+                close(status[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(status[0]);
+                switched_child(req, path, argv, user, agent_pid, fds, status[1]);
+        }
+        close(status[1]);
+        r = read_full(status[0], &error, sizeof(error));
+        close(status[0]);
+        if (r == -EPIPE)
+                return pid;             /* EOF: the exec closed the pipe */
+        (void) waitpid(pid, NULL, 0);
+        if (r < 0)
+                return r;
+        return error > 0 ? -error : -EPROTO;
 }
 
 static bool usable_dir(const char *dir) {

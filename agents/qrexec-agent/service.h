@@ -84,8 +84,10 @@ void service_set_switch_users(bool on);
 int service_become_user(const char *user, const char **ret_why);
 
 /* Start with stdin/stdout/stderr on the given fds (-1: /dev/null),
- * argv[1] = the argument when not empty.  The child's pid, or -errno
- * (-ENOENT: nothing to exec, 127 for the caller). */
+ * argv[1] = the argument when not empty.  Returns once the child has
+ * exec'd (its pid) or could not (-errno, the child reaped; -ENOENT:
+ * nothing to exec, 127 for the caller).  With --switch-users a refused
+ * user's message is then on err_fd. */
 pid_t service_spawn_executable(const struct service_request *req, const char *path, const char *user,
                                pid_t agent_pid, int in_fd, int out_fd, int err_fd);
 /* /bin/sh -c COMMAND, same conventions. */
