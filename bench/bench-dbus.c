@@ -20,6 +20,7 @@
 
 #include "bench-bus.h"
 #include "daemon.h"
+#include "spin-slots.h"
 #include "util.h"
 
 #ifndef DBUS_DAEMON_PATH
@@ -143,10 +144,12 @@ static const sd_bus_vtable echo_vtable[] = {
 };
 
 /* The service process: owns the name, then serves until killed.  Writes one byte when ready. */
-static void echo_service(const char *address, enum bench_peers peers, int ready_fd) {
+static void echo_service(const char *address, enum bench_peers peers, int slots_fd, int ready_fd) {
         sd_event *event = NULL;
         sd_bus *bus = NULL;
 
+        if (slots_fd >= 0 && spin_slots_map(slots_fd) < 0)
+                _exit(1);
         if (open_bus(address, &bus) < 0 ||
             sd_bus_add_object_vtable(bus, NULL, OBJECT, INTERFACE, echo_vtable, NULL) < 0 ||
             sd_bus_request_name(bus, SERVICE, 0) < 0)
@@ -211,6 +214,7 @@ static int echo_call(sd_bus *bus, const uint8_t *payload) {
 /* The calling daemon (a process of its own): like bench_loop_call() on busd. */
 struct loop_call {
         const char *address;
+        int slots_fd;                   /* spin slots shared with the echo service */
         sd_event *event;
         uint64_t cookie;                /* of the call in flight */
         struct bench_progress progress;
@@ -259,7 +263,9 @@ static double loop_caller_run(void *userdata) {
         sd_bus *bus = NULL;
         int r;
 
-        r = daemon_event_new(&s->event);
+        r = spin_slots_map(s->slots_fd);
+        if (r >= 0)
+                r = daemon_event_new(&s->event);
         if (r >= 0)
                 r = open_bus(s->address, &bus);
         if (r >= 0)
@@ -292,7 +298,7 @@ static int raw_calls(const char *address, unsigned n, const uint8_t *payload, do
 
 int bench_dbus_run(const char *dir, unsigned n, enum bench_peers peers, double *ret_mean_us) {
         char config[256], log_path[256], address[512];
-        struct loop_call loop = { .address = address };
+        struct loop_call loop = { .address = address, .slots_fd = -1 };
         int ready[2], r = 0;
         pid_t daemon_pid, service_pid = -1;
         char byte;
@@ -308,13 +314,22 @@ int bench_dbus_run(const char *dir, unsigned n, enum bench_peers peers, double *
         if (daemon_pid < 0)
                 return (int) daemon_pid;
 
+        /* The peers share a page of spin slots as the bus's daemons do
+         * (spin-slots.h); dbus-daemon does not poll, so needs none. */
+        if (peers == BENCH_PEERS_DAEMON) {
+                loop.slots_fd = spin_slots_create();
+                if (loop.slots_fd < 0) {
+                        r = loop.slots_fd;
+                        goto stop_daemon;
+                }
+        }
         if (pipe2(ready, O_CLOEXEC) < 0) {
                 r = -errno;
                 goto stop_daemon;
         }
         service_pid = fork();
         if (service_pid == 0)
-                echo_service(address, peers, ready[1]);
+                echo_service(address, peers, loop.slots_fd, ready[1]);
         close(ready[1]);
         if (service_pid < 0 || read(ready[0], &byte, 1) != 1) {
                 close(ready[0]);
@@ -333,6 +348,8 @@ stop_service:
                 waitpid(service_pid, NULL, 0);
         }
 stop_daemon:
+        if (loop.slots_fd >= 0)
+                close(loop.slots_fd);
         kill(daemon_pid, SIGTERM);
         waitpid(daemon_pid, NULL, 0);
         return r < 0 ? r : 0;

@@ -13,6 +13,7 @@
 #include "bus-client.h"
 #include "daemon.h"
 #include "log.h"
+#include "spin-slots.h"
 
 struct bus_call {
         struct bus_call *next;
@@ -39,6 +40,7 @@ struct bus_client {
         bus_client_disconnect_t on_disconnect;
         void *userdata;
         bool auto_echo;
+        bool welcomed;                  /* WELCOME read: fds on later datagrams are dropped */
         struct bus_call *calls;
 };
 
@@ -116,7 +118,17 @@ static int bus_client_read_one(struct bus_client *c, struct bus_message *msg) {
         ssize_t n;
         int r;
 
-        n = recv(c->fd, c->untrusted_rx, BUS_MSG_MAX, MSG_DONTWAIT | MSG_TRUNC);
+        if (c->welcomed)
+                n = recv(c->fd, c->untrusted_rx, BUS_MSG_MAX, MSG_DONTWAIT | MSG_TRUNC);
+        else {
+                /* WELCOME may bring the page of spin slots the daemons share. */
+                _cleanup_close_ int slots_fd = -1;
+                n = recv_with_fd(c->fd, c->untrusted_rx, BUS_MSG_MAX, MSG_DONTWAIT | MSG_TRUNC, &slots_fd);
+                if (n < 0)
+                        errno = (int) -n;
+                if (slots_fd >= 0 && (r = spin_slots_map(slots_fd)) < 0)
+                        log_debug_errno(r, "Cannot map busd's spin slots, polling without them");
+        }
         if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                         return 0;
@@ -240,6 +252,7 @@ int bus_client_new_from_fd(int fd, uint64_t timeout_usec, struct bus_client **re
         }
         c->role = (enum bus_role) w->role;
         c->peer_id = w->peer;
+        c->welcomed = true;
         *ret = c;
         return 0;
 fail:

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The event loop, signals, watchdog and readiness every daemon shares (see daemon.h). */
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -11,6 +13,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "spin-slots.h"
 
 /* /proc/loadavg, opened before the sandbox: daemon_event_loop() reads how
  * many tasks are runnable from it.  -1: unknown, poll as if CPUs were free. */
@@ -132,47 +135,157 @@ static long others_runnable(void) {
         return running - 1;
 }
 
-/* How often a polling loop looks at the run queue again. */
-#define SPIN_LOAD_CHECK_USEC 1000
+/* How often a polling loop looks at the run queue, its slot and its share of the CPU. */
+#define SPIN_CHECK_USEC 1000
+/* The load that is not ours is the least of the reads of the last
+ * LOAD_SAMPLES_USEC (at most LOAD_SAMPLES of them): a read also counts a
+ * daemon of ours that was just woken and has not taken its slot yet (in a
+ * VM that takes tens of microseconds), while load that lasts shows in all. */
+#define LOAD_SAMPLES 8
+#define LOAD_SAMPLES_USEC 20000
+/* A poller that got less than SPIN_SHARE_MIN of a CPU over SPIN_SHARE_WINDOW_USEC
+ * shares it with other work: it stops polling for SPIN_BACKOFF_USEC. */
+#define SPIN_SHARE_WINDOW_USEC 4000
+#define SPIN_SHARE_MIN 0.6
+#define SPIN_BACKOFF_USEC 50000
+
+/* Whether a loop may poll: the run queue as read lately, its spin slot,
+ * and what polling has cost it. */
+struct poll_gate {
+        long ncpus;
+        int slot;                       /* held while awake, or -1 */
+        uint64_t load_read_at;          /* 0: never */
+        struct { uint64_t at; long unrelated; } samples[LOAD_SAMPLES];
+        unsigned next_sample;
+        long unrelated;                 /* runnable tasks that are not our daemons */
+        uint64_t backoff_until;         /* no polling before this */
+        uint64_t window_start, window_cpu_start;
+};
+
+static void poll_gate_read_load(struct poll_gate *g, uint64_t now) {
+        long others = others_runnable();
+
+        g->load_read_at = now;
+        if (others < 0)
+                others = 0;     /* unknown: poll as if CPUs were free */
+        /* Our daemons awake now are runnable too, but not load: they hold
+         * slots, and poll, if at all, within the limit. */
+        others -= (long) spin_slots_held(now, g->slot, NULL);
+        g->samples[g->next_sample++ % LOAD_SAMPLES].at = now;
+        g->samples[(g->next_sample - 1) % LOAD_SAMPLES].unrelated = others > 0 ? others : 0;
+        g->unrelated = LONG_MAX;
+        for (unsigned i = 0; i < LOAD_SAMPLES; i++)
+                if (g->samples[i].at != 0 && now - g->samples[i].at < LOAD_SAMPLES_USEC &&
+                    g->samples[i].unrelated < g->unrelated)
+                        g->unrelated = g->samples[i].unrelated;
+}
+
+static uint64_t process_cpu_usec(void) {
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+                return 0;
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* Poll only while a CPU is left for us: when the machine is busy, polling
+ * takes the CPU our peers need to answer, and the wake-ups it saves are
+ * cheap there (the CPUs are not idle). */
+static bool poll_gate_allows(struct poll_gate *g, uint64_t now) {
+        if (g->load_read_at == 0 || now - g->load_read_at >= SPIN_CHECK_USEC)
+                poll_gate_read_load(g, now);
+        /* With other work about, one CPU is left for it and for the
+         * wake-ups of our sleepers: a poller sharing a CPU with other work
+         * delays every message by its time slices. */
+        long limit = g->unrelated == 0 ? g->ncpus : g->ncpus - g->unrelated - 1;
+        /* Without a page from busd the loop counts only for itself. */
+        if (!spin_slots_mapped())
+                return limit > 0;
+        return spin_slot_poll(g->slot, limit, now);
+}
+
+/* After a wake-up's work: may we poll? */
+static bool poll_gate_open(struct poll_gate *g, uint64_t now) {
+        if (now < g->backoff_until)
+                return false;
+        g->window_start = now;
+        g->window_cpu_start = process_cpu_usec();
+        return poll_gate_allows(g, now);
+}
+
+/* Every SPIN_CHECK_USEC of polling: may we go on? */
+static bool poll_gate_check(struct poll_gate *g, uint64_t now) {
+        if (now - g->window_start >= SPIN_SHARE_WINDOW_USEC) {
+                /* Not sleeping, we ran all the time we were not made to wait. */
+                uint64_t cpu = process_cpu_usec();
+                if ((double) (cpu - g->window_cpu_start) < SPIN_SHARE_MIN * (double) (now - g->window_start)) {
+                        g->backoff_until = now + SPIN_BACKOFF_USEC;
+                        return false;
+                }
+                g->window_start = now;
+                g->window_cpu_start = cpu;
+        }
+        return poll_gate_allows(g, now);
+}
+
+/* One iteration of the loop that may sleep.  Awake, the loop holds a slot
+ * from the moment it wakes, so that the others count it while it works. */
+static int run_marked(sd_event *e, struct poll_gate *g) {
+        int r = sd_event_prepare(e);
+
+        if (r == 0)
+                r = sd_event_wait(e, UINT64_MAX);
+        if (g->slot < 0)
+                g->slot = spin_slot_take(now_usec());
+        if (r > 0)
+                r = sd_event_dispatch(e);
+        return r;
+}
+
+static void poll_gate_sleep(struct poll_gate *g) {
+        spin_slot_release(g->slot);
+        g->slot = -1;
+}
 
 int daemon_event_loop(sd_event *e, uint64_t spin_usec) {
-        uint64_t checked_at = 0;
-        bool cpu_free = true;
-        int r, code = 0;
+        struct poll_gate gate = { .slot = -1 };
+        int r = 0, code = 0;
 
         /* With one CPU nothing else can make work for us while we poll. */
         cpu_set_t cpus;
-        int ncpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
-        if (ncpus < 2)
+        gate.ncpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+        if (gate.ncpus < 2)
                 spin_usec = 0;
         if (spin_usec == 0)
                 return sd_event_loop(e);
 
         while (!loop_finished(e)) {
-                r = sd_event_run(e, UINT64_MAX);
+                r = run_marked(e, &gate);
                 if (r < 0)
-                        return r;
+                        break;
 
-                /* Poll while work keeps arriving within the window, and only
-                 * while a CPU is left for the others: when the machine is
-                 * busy, polling takes the CPU our peers need to answer, and
-                 * loses the priority the scheduler gives a task that slept. */
-                uint64_t now = now_usec(), idle_from = now;
-                for (;;) {
-                        if (now - checked_at >= SPIN_LOAD_CHECK_USEC) {
-                                checked_at = now;
-                                cpu_free = others_runnable() < ncpus;
-                        }
-                        if (!cpu_free || loop_finished(e) || now - idle_from >= spin_usec)
-                                break;
+                /* Poll while work keeps arriving within the window. */
+                uint64_t now = now_usec(), idle_from = now, checked_at = now;
+                bool open = poll_gate_open(&gate, now);
+                while (open && !loop_finished(e) && now - idle_from < spin_usec) {
                         r = sd_event_run(e, 0);
                         if (r < 0)
-                                return r;
+                                break;
                         now = now_usec();
                         if (r > 0)
                                 idle_from = now;
+                        if (now - checked_at >= SPIN_CHECK_USEC) {
+                                checked_at = now;
+                                open = poll_gate_check(&gate, now);
+                        }
                 }
+                if (r < 0)
+                        break;
+                poll_gate_sleep(&gate);
         }
+        poll_gate_sleep(&gate);
+        if (r < 0)
+                return r;
         r = sd_event_get_exit_code(e, &code);
         return r < 0 ? r : code;
 }

@@ -41,12 +41,16 @@ char *daemon_state_path(const char *opt, const char *name);
  * message's whole work, and a request/response exchange through a daemon
  * pays it on every hop.  The cost is at most spin_usec of CPU after each
  * burst of work (0.5 % of a CPU at 100 isolated messages a second with the
- * default); an idle daemon sleeps.  It polls only while fewer other tasks
- * are runnable than it has CPUs (/proc/loadavg, looked at every millisecond
- * while polling): on a busy machine polling would take the CPU its peers
- * need and the wake-up priority of a task that slept, and the wake-up it
- * saves is cheap there.  spin_usec 0, or a single CPU to run on (polling
- * cannot help there), is plain sd_event_loop().
+ * default); an idle daemon sleeps.
+ *
+ * Polling pays only on CPUs that would otherwise be idle, so the loops of
+ * one bus share them through the spin slots busd hands out (spin-slots.h):
+ * at most one poller per CPU, and none while other work keeps a CPU busy
+ * (/proc/loadavg less our daemons awake, the least of the reads of the
+ * last 20 ms; with other work about, one CPU is left to it and to the
+ * wake-ups, which are cheap on busy CPUs).  A poller that got less than
+ * 60 % of a CPU over 4 ms stops polling for 50 ms.  spin_usec 0, or a
+ * single CPU to run on, is plain sd_event_loop().
  * Returns the loop's exit code or -errno.
  */
 int daemon_event_loop(sd_event *e, uint64_t spin_usec);

@@ -65,6 +65,12 @@ void reset_signals(void);
 /* A copy of src at dst with mode, replacing dst only once complete. */
 int copy_file(const char *src, const char *dst, mode_t mode);
 
+/* One datagram carrying one fd: bytes sent or -errno. */
+ssize_t send_with_fd(int sock, const void *buf, size_t len, int flags, int fd);
+/* One datagram and at most one fd with it (close-on-exec; *ret_fd -1 when
+ * none came, any more are closed): bytes received or -errno. */
+ssize_t recv_with_fd(int sock, void *buf, size_t len, int flags, int *ret_fd);
+
 /* "DIR/NAME" into a fresh string; NULL on ENOMEM. */
 char *path_join(const char *dir, const char *name);
 

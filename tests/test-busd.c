@@ -50,6 +50,44 @@ START_TEST(test_welcome_gives_role_and_peer_id) {
 }
 END_TEST
 
+/* The device:inode of the spin slots page mapped in pid, or "" when none is. */
+static void spin_slots_mapping(pid_t pid, char *ret, size_t size) {
+        char path[64], line[512];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/maps", (int) pid);
+        f = fopen(path, "re");
+        ck_assert_ptr_nonnull(f);
+        ret[0] = 0;
+        while (fgets(line, sizeof(line), f)) {
+                char dev[32];
+                unsigned long inode;
+                if (strstr(line, "odyssey-spin-slots") &&
+                    sscanf(line, "%*s %*s %*s %31s %lu", dev, &inode) == 2)
+                        snprintf(ret, size, "%s:%lu", dev, inode);
+        }
+        fclose(f);
+}
+
+/* busd hands every daemon the page of spin slots with WELCOME: the daemon
+ * maps the very page busd polls by (spin-slots.h). */
+START_TEST(test_welcome_shares_spin_slots) {
+        _cleanup_bus_client_ struct bus_client *qubesd = NULL;
+        char busd_page[64], our_page[64];
+
+        harness_start(&h, NULL);
+        spin_slots_mapping(h.pid, busd_page, sizeof(busd_page));
+        ck_assert_str_ne(busd_page, "");
+        spin_slots_mapping(getpid(), our_page, sizeof(our_page));
+        ck_assert_str_eq(our_page, "");
+        connect_ok(UID_QUBESD, &qubesd);
+        spin_slots_mapping(getpid(), our_page, sizeof(our_page));
+        ck_assert_str_eq(our_page, busd_page);
+        assert_ping(qubesd);
+        harness_stop(&h);
+}
+END_TEST
+
 START_TEST(test_ping_pong_keeps_token_and_request_id) {
         _cleanup_bus_client_ struct bus_client *guid = NULL;
         _cleanup_free_ struct bus_message *m = message_new();
@@ -383,6 +421,7 @@ static Suite *busd_suite(void) {
 
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_welcome_gives_role_and_peer_id);
+        tcase_add_test(tc, test_welcome_shares_spin_slots);
         tcase_add_test(tc, test_ping_pong_keeps_token_and_request_id);
         tcase_add_test(tc, test_echo_routed_with_stamped_source);
         tcase_add_test(tc, test_busctl_echo_between_processes);

@@ -131,6 +131,7 @@ struct busd {
         size_t n_role_uids;
         uint64_t stall_timeout_usec;
         uint32_t spin_usec;             /* adaptive polling window, daemon_event_loop() */
+        int spin_slots_fd;              /* the page of spin slots every daemon gets with WELCOME, or -1 */
 
         struct peer *peers[_BUS_ROLE_MAX];      /* connected daemons, by role */
         struct guest *guests;                    /* open control channels */

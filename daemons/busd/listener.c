@@ -21,6 +21,32 @@ static enum bus_role role_for_uid(const struct busd *b, uid_t uid) {
         return _BUS_ROLE_INVALID;
 }
 
+/* WELCOME, the first message on a connection, carries the page of spin
+ * slots (spin-slots.h) that busd and the daemons share. */
+static void listener_welcome(struct busd *b, struct peer *p) {
+        struct bus_hdr hdr = { .type = BUS_MSG_WELCOME, .peer = BUS_PEER_BUSD };
+        struct bus_msg_welcome welcome = {
+                .version = BUS_PROTOCOL_VERSION,
+                .peer = p->id,
+                .role = (uint8_t) p->role,
+        };
+        int n;
+
+        if (b->spin_slots_fd < 0) {
+                (void) busd_send(b, p->role, BUS_MSG_WELCOME, 0, BUS_PEER_BUSD, &welcome);
+                return;
+        }
+        n = bus_encode(&hdr, &welcome, b->tx, BUS_MSG_MAX);
+        if (n < 0) {
+                log_error_errno(n, "Cannot encode WELCOME");
+                return;
+        }
+        /* A fresh connection's buffer is empty: no queue needed. */
+        ssize_t k = send_with_fd(p->fd, b->tx, (size_t) n, MSG_DONTWAIT, b->spin_slots_fd);
+        if (k < 0)
+                peer_drop(p, "cannot send WELCOME", (int) k);
+}
+
 /* Takes fd on success (0); refuses (< 0, the caller closes fd) otherwise. */
 static int listener_accept_one(struct busd *b, int fd) {
         struct ucred cred = {};
@@ -53,12 +79,7 @@ static int listener_accept_one(struct busd *b, int fd) {
         log_info("%s connected (peer 0x%x, pid %d, uid %u)",
                  bus_role_to_string(role), p->id, (int) cred.pid, (unsigned) cred.uid);
 
-        struct bus_msg_welcome welcome = {
-                .version = BUS_PROTOCOL_VERSION,
-                .peer = p->id,
-                .role = (uint8_t) role,
-        };
-        (void) busd_send(b, role, BUS_MSG_WELCOME, 0, BUS_PEER_BUSD, &welcome);
+        listener_welcome(b, p);
         return 0;
 }
 

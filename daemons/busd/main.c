@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "busd.h"
+#include "spin-slots.h"
 #include "daemon.h"
 #include "log.h"
 #include "sandbox.h"
@@ -171,6 +172,11 @@ static int busd_init(struct busd *b) {
         r = daemon_event_new(&b->event);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the event loop");
+        /* Without it every daemon still polls, by its own count of the load. */
+        b->spin_slots_fd = spin_slots_create();
+        if (b->spin_slots_fd < 0 || (r = spin_slots_map(b->spin_slots_fd)) < 0)
+                log_warning_errno(b->spin_slots_fd < 0 ? b->spin_slots_fd : r,
+                                  "Cannot set up the spin slots, daemons poll without them");
         r = sd_event_add_defer(b->event, &b->reaper, busd_on_reap, b);
         if (r >= 0)
                 r = sd_event_source_set_enabled(b->reaper, SD_EVENT_OFF);
@@ -193,6 +199,8 @@ static void busd_done(struct busd *b) {
         listener_close(b);
         sd_event_source_disable_unref(b->reaper);
         sd_event_unref(b->event);
+        if (b->spin_slots_fd >= 0)
+                close(b->spin_slots_fd);
         free(b->socket_path);
         free(b->untrusted_rx);
         free(b->tx);
@@ -207,6 +215,7 @@ int main(int argc, char *argv[]) {
                 .inotify_fd = -1,
                 .stall_timeout_usec = BUSD_STALL_TIMEOUT_USEC_DEFAULT,
                 .spin_usec = DAEMON_SPIN_USEC_DEFAULT,
+                .spin_slots_fd = -1,
         };
         int r;
 
