@@ -41,6 +41,7 @@ struct bus_client {
         void *userdata;
         bool auto_echo;
         bool welcomed;                  /* WELCOME read: fds on later datagrams are dropped */
+        int welcome_fd;                 /* what came with WELCOME (the spin slots), or -1 */
         struct bus_call *calls;
 };
 
@@ -68,6 +69,8 @@ void bus_client_free(struct bus_client *c) {
         sd_event_source_disable_unref(c->io);
         if (c->fd >= 0)
                 close(c->fd);
+        if (c->welcome_fd >= 0)
+                close(c->welcome_fd);
         free(c->untrusted_rx);
         free(c->tx);
         free(c->msg);
@@ -118,21 +121,17 @@ static int bus_client_read_one(struct bus_client *c, struct bus_message *msg) {
         ssize_t n;
         int r;
 
-        if (c->welcomed)
+        /* Only WELCOME may bring an fd (the page of spin slots the daemons share). */
+        if (c->welcomed) {
                 n = recv(c->fd, c->untrusted_rx, BUS_MSG_MAX, MSG_DONTWAIT | MSG_TRUNC);
-        else {
-                /* WELCOME may bring the page of spin slots the daemons share. */
-                _cleanup_close_ int slots_fd = -1;
-                n = recv_with_fd(c->fd, c->untrusted_rx, BUS_MSG_MAX, MSG_DONTWAIT | MSG_TRUNC, &slots_fd);
                 if (n < 0)
-                        errno = (int) -n;
-                if (slots_fd >= 0 && (r = spin_slots_map(slots_fd)) < 0)
-                        log_debug_errno(r, "Cannot map busd's spin slots, polling without them");
-        }
+                        n = -errno;
+        } else
+                n = recv_with_fd(c->fd, c->untrusted_rx, BUS_MSG_MAX, MSG_DONTWAIT | MSG_TRUNC, &c->welcome_fd);
         if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
                         return 0;
-                return errno == EPIPE ? -ECONNRESET : -errno;
+                return n == -EPIPE ? -ECONNRESET : (int) n;
         }
         if (n == 0)
                 return -ECONNRESET;
@@ -230,6 +229,7 @@ int bus_client_new_from_fd(int fd, uint64_t timeout_usec, struct bus_client **re
                 return -ENOMEM;
         }
         c->fd = fd;
+        c->welcome_fd = -1;
         c->timeout_usec = timeout_usec ?: BUS_CLIENT_TIMEOUT_DEFAULT;
         c->auto_echo = true;
         c->untrusted_rx = malloc(BUS_MSG_MAX);
@@ -253,6 +253,13 @@ int bus_client_new_from_fd(int fd, uint64_t timeout_usec, struct bus_client **re
         c->role = (enum bus_role) w->role;
         c->peer_id = w->peer;
         c->welcomed = true;
+        if (c->welcome_fd >= 0) {
+                r = spin_slots_map(c->welcome_fd);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot map busd's spin slots, polling without them");
+                close(c->welcome_fd);
+                c->welcome_fd = -1;
+        }
         *ret = c;
         return 0;
 fail:

@@ -155,7 +155,7 @@ struct poll_gate {
         long ncpus;
         int slot;                       /* held while awake, or -1 */
         uint64_t load_read_at;          /* 0: never */
-        struct { uint64_t at; long unrelated; } samples[LOAD_SAMPLES];
+        struct load_sample { uint64_t at; long unrelated; } samples[LOAD_SAMPLES];
         unsigned next_sample;
         long unrelated;                 /* runnable tasks that are not our daemons */
         uint64_t backoff_until;         /* no polling before this */
@@ -171,8 +171,7 @@ static void poll_gate_read_load(struct poll_gate *g, uint64_t now) {
         /* Our daemons awake now are runnable too, but not load: they hold
          * slots, and poll, if at all, within the limit. */
         others -= (long) spin_slots_held(now, g->slot, NULL);
-        g->samples[g->next_sample++ % LOAD_SAMPLES].at = now;
-        g->samples[(g->next_sample - 1) % LOAD_SAMPLES].unrelated = others > 0 ? others : 0;
+        g->samples[g->next_sample++ % LOAD_SAMPLES] = (struct load_sample) { now, others > 0 ? others : 0 };
         g->unrelated = LONG_MAX;
         for (unsigned i = 0; i < LOAD_SAMPLES; i++)
                 if (g->samples[i].at != 0 && now - g->samples[i].at < LOAD_SAMPLES_USEC &&

@@ -12,9 +12,10 @@
  * wake-up.  So every loop holds a slot in a page shared by the daemons of
  * one bus (busd creates it and hands it out with WELCOME) while it is
  * awake, marked polling while it polls: runnable tasks beyond the slots
- * held are the load that is not ours, and at most (CPUs - that load)
- * loops poll at once.  The others sleep, and are woken onto a CPU a poller
- * keeps awake, which is cheap.
+ * held are the load that is not ours, and at most one loop per CPU polls
+ * (fewer when there is such load: daemon_event_loop() decides the limit).
+ * The others sleep, and are woken onto a CPU a poller keeps awake, which
+ * is cheap.
  *
  * A slot names its holder's pid and when the holder last marked it; a slot
  * not marked for SPIN_SLOT_STALE_USEC is free again and counts for nothing,

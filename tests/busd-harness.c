@@ -148,34 +148,16 @@ bool harness_log_contains(struct busd_harness *h, const char *needle) {
 }
 
 static void send_fd(int sock, int fd) {
-        char cbuf[CMSG_SPACE(sizeof(int))] = {};
-        char byte = 'x';
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-        if (sendmsg(sock, &mh, 0) != 1)
+        if (send_with_fd(sock, "x", 1, 0, fd) != 1)
                 _exit(3);
 }
 
 static int recv_fd(int sock) {
-        char cbuf[CMSG_SPACE(sizeof(int))] = {};
         char byte;
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-        struct cmsghdr *cm;
         int fd;
 
-        if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+        if (recv_with_fd(sock, &byte, 1, 0, &fd) != 1)
                 return -1;
-        cm = CMSG_FIRSTHDR(&mh);
-        if (!cm || cm->cmsg_type != SCM_RIGHTS)
-                return -1;
-        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
         return fd;
 }
 

@@ -86,18 +86,11 @@ static void create(uint32_t window, int32_t x, int32_t y, uint32_t w, uint32_t h
 
 static void send_fd(uint32_t window, int fd) {
         uint8_t id[4];
-        union { struct cmsghdr align; uint8_t buf[CMSG_SPACE(sizeof(int))]; } control = {};
-        struct iovec iov = { .iov_base = id, .iov_len = 4 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                             .msg_controllen = sizeof(control) };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
         le32_store(id, window);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        if (sendmsg(shm_fd, &mh, 0) < 0)
-                die("sendmsg", -errno);
+        ssize_t n = send_with_fd(shm_fd, id, sizeof(id), 0, fd);
+        if (n < 0)
+                die("sendmsg", (int) n);
 }
 
 /* A memfd of size bytes, 32-bit words of color from offset on, sealed

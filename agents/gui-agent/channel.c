@@ -130,24 +130,10 @@ int channel_send(struct agent *a, const struct gui_msg *m) {
 
 int channel_send_fd(struct agent *a, uint32_t window, int fd) {
         uint8_t id[4];
-        union {
-                struct cmsghdr align;
-                uint8_t buf[CMSG_SPACE(sizeof(int))];
-        } control;
-        struct iovec iov = { .iov_base = id, .iov_len = sizeof(id) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                             .msg_controllen = sizeof(control) };
 
-        memset(&control, 0, sizeof(control));
         le32_store(id, window);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        if (sendmsg(a->shm_fd, &mh, MSG_NOSIGNAL) < 0)
-                return -errno;
-        return 0;
+        ssize_t n = send_with_fd(a->shm_fd, id, sizeof(id), 0, fd);
+        return n < 0 ? (int) n : 0;
 }
 
 int channel_process(struct agent *a) {

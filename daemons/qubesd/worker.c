@@ -184,22 +184,12 @@ static pid_t worker_spawn(const struct worker_command *cmd, int output_fd) {
 }
 
 static int worker_receive(int fd, struct worker_request *req, int *ret_fd) {
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov = { req, sizeof(*req) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
-        ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+        ssize_t n = recv_with_fd(fd, req, sizeof(*req), 0, ret_fd);
 
-        *ret_fd = -1;
         if (n < 0)
-                return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+                return n == -EINTR || n == -EAGAIN ? 0 : (int) n;
         if (n == 0)
                 return -ECONNRESET;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-                        memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
         return n == (ssize_t) sizeof(*req) ? 1 : -EBADMSG;
 }
 
@@ -354,12 +344,7 @@ int worker_run(struct worker *w, enum worker_op op, const char *a, const char *b
                worker_done_fn done, void *userdata) {
         _cleanup_free_ struct worker_request *req = calloc(1, sizeof(*req));
         _cleanup_free_ struct worker_job *job = calloc(1, sizeof(*job));
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov;
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
 
         if (!req || !job)
                 return -ENOMEM;
@@ -370,18 +355,12 @@ int worker_run(struct worker *w, enum worker_op op, const char *a, const char *b
         strcpy(req->a, a ?: "");
         strcpy(req->b, b ?: "");
         strcpy(req->c, c ?: "");
-        iov = (struct iovec) { req, sizeof(*req) };
-        if (output_fd >= 0) {
-                mh.msg_control = &control;
-                mh.msg_controllen = sizeof(control);
-                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-                cm->cmsg_level = SOL_SOCKET;
-                cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cm), &output_fd, sizeof(int));
-        }
-        if (sendmsg(w->fd, &mh, MSG_NOSIGNAL) < 0)
-                return -errno;
+        if (output_fd >= 0)
+                n = send_with_fd(w->fd, req, sizeof(*req), 0, output_fd);
+        else
+                n = send(w->fd, req, sizeof(*req), MSG_NOSIGNAL) < 0 ? -errno : 0;
+        if (n < 0)
+                return (int) n;
         *job = (struct worker_job) { .id = req->id, .done = done, .userdata = userdata, .next = w->jobs };
         w->jobs = TAKE_PTR(job);
         return 0;

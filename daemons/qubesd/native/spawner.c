@@ -137,25 +137,10 @@ int native_spawner_start(const char *monitor_program, int *ret_fd, pid_t *ret_pi
 
 int native_spawner_spawn(int spawner_fd, const char *dir, int fd) {
         char line[SPAWN_MSG_MAX];
-        union {
-                struct cmsghdr header;
-                uint8_t space[CMSG_SPACE(sizeof(int))];
-        } control = {};
         int n = snprintf(line, sizeof(line), "SPAWN %s", dir);
-        struct iovec iov = { .iov_base = line, .iov_len = (size_t) n };
-        struct msghdr msg = {
-                .msg_iov = &iov, .msg_iovlen = 1,
-                .msg_control = &control, .msg_controllen = sizeof(control),
-        };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 
         if (n < 0 || (size_t) n >= sizeof(line))
                 return -ENAMETOOLONG;
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        if (sendmsg(spawner_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-                return -errno;
-        return 0;
+        ssize_t k = send_with_fd(spawner_fd, line, (size_t) n, MSG_DONTWAIT, fd);
+        return k < 0 ? (int) k : 0;
 }
