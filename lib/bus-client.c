@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "bus-client.h"
+#include "bus-ring.h"
 #include "daemon.h"
 #include "log.h"
 #include "spin-slots.h"
@@ -41,7 +42,15 @@ struct bus_client {
         void *userdata;
         bool auto_echo;
         bool welcomed;                  /* WELCOME read: fds on later datagrams are dropped */
-        int welcome_fd;                 /* what came with WELCOME (the spin slots), or -1 */
+        int welcome_fds[2];             /* what came with WELCOME (spin slots, rings) */
+        size_t n_welcome_fds;
+        /* Rings from WELCOME (bus-ring.h), map NULL if none.  busd may send
+         * on the socket until it has our first kick; once a message came on
+         * the ring, the socket only kicks. */
+        struct bus_rings rings;
+        bool ring_seen;
+        sd_event_source *ring_defer;    /* event mode: on while the ring may hold messages */
+        bool hooked;                    /* in daemon_event_loop()'s poll hooks */
         struct bus_call *calls;
 };
 
@@ -50,6 +59,12 @@ static int reply_error(const struct bus_message *msg) {
         int32_t e = msg->u.error.error;
 
         return e < 0 && e != INT32_MIN ? e : -EIO;
+}
+
+static void close_welcome_fds(struct bus_client *c) {
+        for (size_t i = 0; i < c->n_welcome_fds; i++)
+                close(c->welcome_fds[i]);
+        c->n_welcome_fds = 0;
 }
 
 static void bus_call_free(struct bus_call *call) {
@@ -67,10 +82,13 @@ void bus_client_free(struct bus_client *c) {
                 bus_call_free(call);
         }
         sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->ring_defer);
+        if (c->hooked)
+                daemon_poll_hook_remove(c);
         if (c->fd >= 0)
                 close(c->fd);
-        if (c->welcome_fd >= 0)
-                close(c->welcome_fd);
+        close_welcome_fds(c);
+        bus_rings_unmap(&c->rings);
         free(c->untrusted_rx);
         free(c->tx);
         free(c->msg);
@@ -112,29 +130,82 @@ static int poll_fd(int fd, short events, uint64_t timeout_usec) {
         }
 }
 
+/* One datagram from the socket into untrusted_rx: its size, 0 none, < 0 the end. */
+static ssize_t bus_client_recv_socket(struct bus_client *c) {
+        ssize_t n;
+
+        /* Only WELCOME may bring fds (the spin slots, the rings). */
+        if (c->welcomed) {
+                n = recv(c->fd, c->untrusted_rx, BUS_MSG_MAX, MSG_DONTWAIT | MSG_TRUNC);
+                if (n < 0)
+                        n = -errno;
+        } else
+                n = recv_with_fds(c->fd, c->untrusted_rx, BUS_MSG_MAX, MSG_DONTWAIT | MSG_TRUNC,
+                                  c->welcome_fds, ELEMENTSOF(c->welcome_fds), &c->n_welcome_fds);
+        if (n < 0) {
+                if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
+                        return 0;
+                return n == -EPIPE ? -ECONNRESET : n;
+        }
+        return n == 0 ? -ECONNRESET : n;
+}
+
+static bool is_kick(const struct bus_client *c, ssize_t n) {
+        return c->rings.map && n == 1 && c->untrusted_rx[0] == BUS_RING_KICK;
+}
+
+/* One datagram from the ring into untrusted_rx: its size, 0 none, < 0 broken. */
+static ssize_t bus_client_read_ring(struct bus_client *c) {
+        ssize_t n = bus_ring_read(&c->rings.rx, c->untrusted_rx, BUS_MSG_MAX);
+
+        if (n < 0)
+                return log_error_errno(-EBADMSG, "busd broke its ring");
+        if (n > 0)
+                c->ring_seen = true;
+        if (bus_ring_producer_waits(&c->rings.rx)) {
+                int r = bus_ring_kick(c->fd);
+                if (r < 0)
+                        return r;
+        }
+        return n;
+}
+
+/* Consume the kicks waiting on the socket, and nothing else: before busd's
+ * first message on the ring, a datagram there is a message to read. */
+static int bus_client_drain_kicks(struct bus_client *c) {
+        for (;;) {
+                uint8_t untrusted_peek[2];
+                ssize_t n = recv(c->fd, untrusted_peek, sizeof(untrusted_peek), MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC);
+
+                if (n < 0)
+                        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+                if (n != 1 || untrusted_peek[0] != BUS_RING_KICK)
+                        /* the end, or a message: read_one's to find */
+                        return n != 0 && c->ring_seen ? log_error_errno(-EBADMSG, "busd sent on the socket, not the ring") : 0;
+                if (recv(c->fd, untrusted_peek, sizeof(untrusted_peek), MSG_DONTWAIT) < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
 /*
  * Receive and decode one datagram without blocking: 1 decoded into msg, 0
  * nothing there, < 0 the connection is unusable (-ECONNRESET hung up,
  * -EMSGSIZE/-EBADMSG busd sent something it never would).
  */
 static int bus_client_read_one(struct bus_client *c, struct bus_message *msg) {
-        ssize_t n;
+        ssize_t n = 0;
         int r;
 
-        /* Only WELCOME may bring an fd (the page of spin slots the daemons share). */
-        if (c->welcomed) {
-                n = recv(c->fd, c->untrusted_rx, BUS_MSG_MAX, MSG_DONTWAIT | MSG_TRUNC);
-                if (n < 0)
-                        n = -errno;
-        } else
-                n = recv_with_fd(c->fd, c->untrusted_rx, BUS_MSG_MAX, MSG_DONTWAIT | MSG_TRUNC, &c->welcome_fd);
-        if (n < 0) {
-                if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
-                        return 0;
-                return n == -EPIPE ? -ECONNRESET : (int) n;
+        /* What busd sent on the socket before it took to the ring comes first. */
+        if (!c->rings.map || !c->ring_seen) {
+                n = bus_client_recv_socket(c);
+                if (is_kick(c, n))
+                        n = 0;
         }
-        if (n == 0)
-                return -ECONNRESET;
+        if (n == 0 && c->rings.map && c->welcomed)
+                n = bus_client_read_ring(c);
+        if (n <= 0)
+                return (int) n;
         if ((size_t) n > BUS_MSG_MAX)
                 return log_error_errno(-EMSGSIZE, "busd sent a datagram of %zd bytes", n);
         r = bus_decode(c->untrusted_rx, (size_t) n, msg);
@@ -149,6 +220,7 @@ static int bus_client_read_one(struct bus_client *c, struct bus_message *msg) {
 /* Blocking mode: busd hung up or broke the protocol; nothing more is read from it. */
 static void bus_client_close_fd(struct bus_client *c) {
         c->io = sd_event_source_disable_unref(c->io);
+        c->ring_defer = sd_event_source_disable_unref(c->ring_defer);
         if (c->fd >= 0)
                 close(c->fd);
         c->fd = -1;
@@ -165,6 +237,15 @@ static int bus_client_receive_until(struct bus_client *c, uint64_t deadline, boo
 
                 if (!wait_first) {
                         r = bus_client_read_one(c, ret);
+                        if (r == 0 && c->rings.map && c->welcomed) {
+                                /* Nothing new: take the kicks of what was read, so
+                                 * that the socket is readable only for what is
+                                 * new, and look once more (a message whose kick
+                                 * was just taken). */
+                                r = bus_client_drain_kicks(c);
+                                if (r == 0)
+                                        r = bus_client_read_one(c, ret);
+                        }
                         if (r > 0)
                                 return 0;
                         if (r < 0) {
@@ -177,6 +258,8 @@ static int bus_client_receive_until(struct bus_client *c, uint64_t deadline, boo
                 if (now >= deadline)
                         return -ETIMEDOUT;
                 r = poll_fd(c->fd, POLLIN, deadline - now);
+                if (r == 0 && c->rings.map)
+                        r = bus_client_drain_kicks(c);
                 if (r < 0)
                         return r;
         }
@@ -195,6 +278,21 @@ int bus_client_send(struct bus_client *c, uint16_t type, uint32_t to, uint32_t r
         n = bus_encode(&hdr, payload, c->tx, BUS_MSG_MAX);
         if (n < 0)
                 return n;
+        while (c->rings.map) {
+                r = bus_ring_write(&c->rings.tx, c->tx, (size_t) n);
+                if (r > 0)
+                        return bus_ring_consumer_sleeps(&c->rings.tx) ? bus_ring_kick(c->fd) : 0;
+                if (r < 0)
+                        return log_error_errno(-EBADMSG, "busd broke its ring");
+                /* No room: busd kicks once it has read. */
+                r = poll_fd(c->fd, POLLIN, c->timeout_usec);
+                if (r == 0)
+                        r = bus_client_drain_kicks(c);
+                if (r < 0)
+                        return r;
+                if (c->ring_defer && !bus_ring_empty(&c->rings.rx))
+                        (void) sd_event_source_set_enabled(c->ring_defer, SD_EVENT_ONESHOT);
+        }
         for (;;) {
                 if (send(c->fd, c->tx, (size_t) n, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
                         return 0;
@@ -229,7 +327,6 @@ int bus_client_new_from_fd(int fd, uint64_t timeout_usec, struct bus_client **re
                 return -ENOMEM;
         }
         c->fd = fd;
-        c->welcome_fd = -1;
         c->timeout_usec = timeout_usec ?: BUS_CLIENT_TIMEOUT_DEFAULT;
         c->auto_echo = true;
         c->untrusted_rx = malloc(BUS_MSG_MAX);
@@ -250,16 +347,32 @@ int bus_client_new_from_fd(int fd, uint64_t timeout_usec, struct bus_client **re
                 r = log_error_errno(-EBADMSG, "busd did not start with a valid WELCOME");
                 goto fail;
         }
+        if ((w->fds & ~(BUS_WELCOME_FD_SPIN_SLOTS | BUS_WELCOME_FD_RINGS)) ||
+            c->n_welcome_fds != (size_t) __builtin_popcount(w->fds)) {
+                r = log_error_errno(-EBADMSG, "busd's WELCOME came with %zu fds, not those it names",
+                                    c->n_welcome_fds);
+                goto fail;
+        }
         c->role = (enum bus_role) w->role;
         c->peer_id = w->peer;
         c->welcomed = true;
-        if (c->welcome_fd >= 0) {
-                r = spin_slots_map(c->welcome_fd);
+        size_t i = 0;
+        if (w->fds & BUS_WELCOME_FD_SPIN_SLOTS) {
+                r = spin_slots_map(c->welcome_fds[i++]);
                 if (r < 0)
                         log_debug_errno(r, "Cannot map busd's spin slots, polling without them");
-                close(c->welcome_fd);
-                c->welcome_fd = -1;
         }
+        if (w->fds & BUS_WELCOME_FD_RINGS) {
+                /* Without our kick busd stays on the socket. */
+                r = bus_rings_map(c->welcome_fds[i++], false, &c->rings);
+                if (r >= 0)
+                        r = bus_ring_kick(c->fd);
+                if (r < 0) {
+                        log_debug_errno(r, "Cannot map busd's rings, talking on the socket");
+                        bus_rings_unmap(&c->rings);
+                }
+        }
+        close_welcome_fds(c);
         *ret = c;
         return 0;
 fail:
@@ -341,6 +454,10 @@ static void bus_client_disconnect(struct bus_client *c, int error) {
         if (c->fd < 0)
                 return;
         c->io = sd_event_source_disable_unref(c->io);
+        c->ring_defer = sd_event_source_disable_unref(c->ring_defer);
+        if (c->hooked)
+                daemon_poll_hook_remove(c);
+        c->hooked = false;
         close(c->fd);
         c->fd = -1;
         while (c->calls) {
@@ -382,21 +499,62 @@ static int bus_client_dispatch(struct bus_client *c, const struct bus_message *m
         return 0;
 }
 
-static int bus_client_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        struct bus_client *c = userdata;
-        int r;
+static void bus_client_ring_pending(struct bus_client *c) {
+        if (c->ring_defer && !bus_ring_empty(&c->rings.rx))
+                (void) sd_event_source_set_enabled(c->ring_defer, SD_EVENT_ONESHOT);
+}
 
-        r = bus_client_read_one(c, c->msg);
-        if (r == 0 && (revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN))
+/* One message per dispatch, as one datagram per readable socket: sd-event
+ * serves every other source in between. */
+static void bus_client_process_one(struct bus_client *c, bool hung_up) {
+        int r = bus_client_read_one(c, c->msg);
+
+        if (r == 0 && hung_up)
                 r = -ECONNRESET;
         if (r > 0) {
+                /* Before the handler, which may free c. */
+                if (c->rings.map)
+                        bus_client_ring_pending(c);
                 r = bus_client_dispatch(c, c->msg);
                 if (r == -ECONNRESET || r == -ENOTCONN)
                         r = -ECONNRESET;
         }
         if (r < 0)
                 bus_client_disconnect(c, r);
+}
+
+static int bus_client_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct bus_client *c = userdata;
+
+        /* One kick per wake-up, as one datagram was: more, and the socket
+         * stays readable. */
+        if (c->rings.map && c->ring_seen && (revents & EPOLLIN)) {
+                ssize_t n = bus_client_recv_socket(c);
+                if (n != 0 && !is_kick(c, n)) {
+                        bus_client_disconnect(c, n < 0 ? (int) n : log_error_errno(-EBADMSG, "busd sent on the socket, not the ring"));
+                        return 0;
+                }
+        }
+        bus_client_process_one(c, (revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN));
         return 0;
+}
+
+static int bus_client_on_ring(sd_event_source *s, void *userdata) {
+        bus_client_process_one(userdata, false);
+        return 0;
+}
+
+static void bus_client_poll(void *userdata) {
+        bus_client_ring_pending(userdata);
+}
+
+static void bus_client_set_polling(bool polling, void *userdata) {
+        struct bus_client *c = userdata;
+
+        bus_ring_set_polling(&c->rings.rx, polling);
+        /* What came before the mark went was not kicked. */
+        if (!polling)
+                bus_client_ring_pending(c);
 }
 
 int bus_client_attach_event(struct bus_client *c, sd_event *event, bus_client_handler_t handler,
@@ -410,6 +568,22 @@ int bus_client_attach_event(struct bus_client *c, sd_event *event, bus_client_ha
         r = sd_event_add_io(event, &c->io, c->fd, EPOLLIN, bus_client_on_io, c);
         if (r < 0)
                 return r;
+        if (c->rings.map) {
+                r = sd_event_add_defer(event, &c->ring_defer, bus_client_on_ring, c);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(c->ring_defer, SD_EVENT_OFF);
+                /* Without the hook the loop never polls the ring: busd kicks every time. */
+                if (r >= 0 && daemon_poll_hook_add(&(struct daemon_poll_hook) {
+                            .set_polling = bus_client_set_polling, .poll = bus_client_poll, .userdata = c }) >= 0)
+                        c->hooked = true;
+                if (r < 0) {
+                        c->io = sd_event_source_disable_unref(c->io);
+                        c->ring_defer = sd_event_source_disable_unref(c->ring_defer);
+                        return r;
+                }
+                /* Messages may be there already (read by no one yet). */
+                bus_client_ring_pending(c);
+        }
         c->handler = handler;
         c->on_disconnect = on_disconnect;
         c->userdata = userdata;

@@ -51,6 +51,8 @@ static inline void bus_client_freep(struct bus_client **c) { bus_client_free(*c)
 
 uint32_t bus_client_peer_id(const struct bus_client *c);   /* what WELCOME said */
 enum bus_role bus_client_role(const struct bus_client *c);
+/* The socket: readable when a message may be there (with rings, a kick may
+ * come for a message already taken: receive with timeout 0 until -ETIMEDOUT). */
 int bus_client_fd(const struct bus_client *c);
 bool bus_client_is_connected(const struct bus_client *c);
 /* A fresh request id, never 0 (0 marks messages that answer nothing). */

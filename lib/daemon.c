@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The event loop, signals, watchdog and readiness every daemon shares (see daemon.h). */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -18,6 +19,39 @@
 /* /proc/loadavg, opened before the sandbox: daemon_event_loop() reads how
  * many tasks are runnable from it.  -1: unknown, poll as if CPUs were free. */
 static int loadavg_fd = -1;
+
+static struct daemon_poll_hook poll_hooks[DAEMON_POLL_HOOKS_MAX];
+static bool polling_now;
+
+int daemon_poll_hook_add(const struct daemon_poll_hook *hook) {
+        for (size_t i = 0; i < DAEMON_POLL_HOOKS_MAX; i++)
+                if (!poll_hooks[i].userdata) {
+                        poll_hooks[i] = *hook;
+                        if (polling_now)
+                                hook->set_polling(true, hook->userdata);
+                        return 0;
+                }
+        return -ENOSPC;
+}
+
+void daemon_poll_hook_remove(void *userdata) {
+        for (size_t i = 0; i < DAEMON_POLL_HOOKS_MAX; i++)
+                if (poll_hooks[i].userdata == userdata)
+                        poll_hooks[i] = (struct daemon_poll_hook) {};
+}
+
+static void poll_hooks_set_polling(bool polling) {
+        polling_now = polling;
+        for (size_t i = 0; i < DAEMON_POLL_HOOKS_MAX; i++)
+                if (poll_hooks[i].userdata)
+                        poll_hooks[i].set_polling(polling, poll_hooks[i].userdata);
+}
+
+static void poll_hooks_poll(void) {
+        for (size_t i = 0; i < DAEMON_POLL_HOOKS_MAX; i++)
+                if (poll_hooks[i].userdata)
+                        poll_hooks[i].poll(poll_hooks[i].userdata);
+}
 
 static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
         sd_event *event = sd_event_source_get_event(source);
@@ -143,11 +177,16 @@ static long others_runnable(void) {
  * VM that takes tens of microseconds), while load that lasts shows in all. */
 #define LOAD_SAMPLES 8
 #define LOAD_SAMPLES_USEC 20000
-/* A poller that got less than SPIN_SHARE_MIN of a CPU over SPIN_SHARE_WINDOW_USEC
+/* A poller that got less than SPIN_SHARE_MIN of its part of a CPU (all of
+ * one, or its share with our other pollers) over SPIN_SHARE_WINDOW_USEC
  * shares it with other work: it stops polling for SPIN_BACKOFF_USEC. */
 #define SPIN_SHARE_WINDOW_USEC 4000
-#define SPIN_SHARE_MIN 0.6
+#define SPIN_SHARE_MIN 0.45
 #define SPIN_BACKOFF_USEC 50000
+/* DAEMON_SPIN_POLLERS_BEYOND_CPUS: a call through busd has three loops in
+ * it (caller, busd, callee), and pollers that yield whenever they find
+ * nothing hand a shared CPU to each other at once (a context switch, not a
+ * time slice, nor an idle vCPU's wake-up). */
 
 /* Whether a loop may poll: the run queue as read lately, its spin slot,
  * and what polling has cost it. */
@@ -196,7 +235,7 @@ static bool poll_gate_allows(struct poll_gate *g, uint64_t now) {
         /* With other work about, one CPU is left for it and for the
          * wake-ups of our sleepers: a poller sharing a CPU with other work
          * delays every message by its time slices. */
-        long limit = g->unrelated == 0 ? g->ncpus : g->ncpus - g->unrelated - 1;
+        long limit = g->unrelated == 0 ? g->ncpus + DAEMON_SPIN_POLLERS_BEYOND_CPUS : g->ncpus - g->unrelated - 1;
         /* Without a page from busd the loop counts only for itself. */
         if (!spin_slots_mapped())
                 return limit > 0;
@@ -217,7 +256,13 @@ static bool poll_gate_check(struct poll_gate *g, uint64_t now) {
         if (now - g->window_start >= SPIN_SHARE_WINDOW_USEC) {
                 /* Not sleeping, we ran all the time we were not made to wait. */
                 uint64_t cpu = process_cpu_usec();
-                if ((double) (cpu - g->window_cpu_start) < SPIN_SHARE_MIN * (double) (now - g->window_start)) {
+                unsigned others_polling = 0;
+                (void) spin_slots_held(now, g->slot, &others_polling);
+                /* Our pollers beyond the CPUs share them by yielding: each is
+                 * owed its part, not a whole CPU. */
+                double owed = others_polling + 1 > (unsigned) g->ncpus
+                                      ? (double) g->ncpus / (double) (others_polling + 1) : 1.0;
+                if ((double) (cpu - g->window_cpu_start) < SPIN_SHARE_MIN * owed * (double) (now - g->window_start)) {
                         g->backoff_until = now + SPIN_BACKOFF_USEC;
                         return false;
                 }
@@ -265,19 +310,28 @@ int daemon_event_loop(sd_event *e, uint64_t spin_usec) {
 
                 /* Poll while work keeps arriving within the window. */
                 uint64_t now = now_usec(), idle_from = now, checked_at = now;
-                bool open = poll_gate_open(&gate, now);
+                bool open = poll_gate_open(&gate, now), polled = open;
+                if (polled)
+                        poll_hooks_set_polling(true);
                 while (open && !loop_finished(e) && now - idle_from < spin_usec) {
+                        poll_hooks_poll();
                         r = sd_event_run(e, 0);
                         if (r < 0)
                                 break;
                         now = now_usec();
                         if (r > 0)
                                 idle_from = now;
+                        else
+                                /* A loop of ours woken onto this CPU (the
+                                 * next hop of an exchange) runs at once. */
+                                sched_yield();
                         if (now - checked_at >= SPIN_CHECK_USEC) {
                                 checked_at = now;
                                 open = poll_gate_check(&gate, now);
                         }
                 }
+                if (polled)
+                        poll_hooks_set_polling(false);
                 if (r < 0)
                         break;
                 poll_gate_sleep(&gate);

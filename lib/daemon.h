@@ -45,13 +45,35 @@ char *daemon_state_path(const char *opt, const char *name);
  *
  * Polling pays only on CPUs that would otherwise be idle, so the loops of
  * one bus share them through the spin slots busd hands out (spin-slots.h):
- * at most one poller per CPU, and none while other work keeps a CPU busy
+ * at most one poller more than there are CPUs (a poller that finds
+ * nothing yields, so a loop of ours woken onto its CPU runs at once), and
+ * none while other work keeps a CPU busy
  * (/proc/loadavg less our daemons awake, the least of the reads of the
  * last 20 ms; with other work about, one CPU is left to it and to the
  * wake-ups, which are cheap on busy CPUs).  A poller that got less than
- * 60 % of a CPU over 4 ms stops polling for 50 ms.  spin_usec 0, or a
+ * 45 % of its part of a CPU over 4 ms stops polling for 50 ms.  spin_usec 0, or a
  * single CPU to run on, is plain sd_event_loop().
  * Returns the loop's exit code or -errno.
  */
 int daemon_event_loop(sd_event *e, uint64_t spin_usec);
+
+/*
+ * Work a polling loop can see without a system call (bus rings,
+ * bus-ring.h).  set_polling(true) when daemon_event_loop() starts polling,
+ * set_polling(false) before it may sleep: from then on the producers must
+ * kick, and what came before is looked for once more.  poll() on every
+ * turn of the polling loop.  Both arrange for sd-event to dispatch the
+ * work they find (a defer source), they do not do it.  A loop that never polls
+ * never calls them: the producers then always kick.
+ */
+struct daemon_poll_hook {
+        void (*set_polling)(bool polling, void *userdata);
+        void (*poll)(void *userdata);
+        void *userdata;
+};
+#define DAEMON_POLL_HOOKS_MAX 4
+int daemon_poll_hook_add(const struct daemon_poll_hook *hook);
+void daemon_poll_hook_remove(void *userdata);
 #define DAEMON_SPIN_USEC_DEFAULT 50
+/* On a quiet machine this many loops more than there are CPUs may poll. */
+#define DAEMON_SPIN_POLLERS_BEYOND_CPUS 1

@@ -5,15 +5,16 @@
  * Spin slots: how the daemons of one bus share the CPUs they poll on.
  *
  * daemon_event_loop() polls after work so that the next message of an
- * exchange finds it awake.  Polling pays only while each poller has a CPU:
- * three pollers on two CPUs take turns by time slice.  And /proc/loadavg
+ * exchange finds it awake.  Polling pays only while the pollers have the
+ * CPUs: too many take turns by time slice (yielding when idle, one more
+ * than there are CPUs hand a CPU over at once).  And /proc/loadavg
  * cannot tell our daemons from other load: each poller counted the others
  * as load, so all of them stopped and every hop paid an idle vCPU's
  * wake-up.  So every loop holds a slot in a page shared by the daemons of
  * one bus (busd creates it and hands it out with WELCOME) while it is
  * awake, marked polling while it polls: runnable tasks beyond the slots
- * held are the load that is not ours, and at most one loop per CPU polls
- * (fewer when there is such load: daemon_event_loop() decides the limit).
+ * held are the load that is not ours, and a limited number of loops poll
+ * (daemon_event_loop() decides the limit: fewer when there is such load).
  * The others sleep, and are woken onto a CPU a poller keeps awake, which
  * is cheap.
  *

@@ -196,37 +196,44 @@ uint64_t realtime_usec(void) {
         return clock_usec(CLOCK_REALTIME);
 }
 
-ssize_t send_with_fd(int sock, const void *buf, size_t len, int flags, int fd) {
+ssize_t send_with_fds(int sock, const void *buf, size_t len, int flags, const int *fds, size_t n_fds) {
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(sizeof(int) * FDS_WITH_DATAGRAM_MAX)];
         } control = {};
         struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                             .msg_controllen = CMSG_SPACE(sizeof(int) * n_fds) };
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
+        if (n_fds == 0 || n_fds > FDS_WITH_DATAGRAM_MAX)
+                return -EINVAL;
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
         ssize_t n = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
         return n < 0 ? -errno : n;
 }
 
-ssize_t recv_with_fd(int sock, void *buf, size_t len, int flags, int *ret_fd) {
+ssize_t send_with_fd(int sock, const void *buf, size_t len, int flags, int fd) {
+        return send_with_fds(sock, buf, len, flags, &fd, 1);
+}
+
+ssize_t recv_with_fds(int sock, void *buf, size_t len, int flags, int *fds, size_t max_fds, size_t *ret_n_fds) {
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(sizeof(int) * FDS_WITH_DATAGRAM_MAX)];
         } control = {};
         struct iovec iov = { .iov_base = buf, .iov_len = len };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
         ssize_t n = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
 
-        *ret_fd = -1;
+        *ret_n_fds = 0;
         if (n < 0)
                 return -errno;
         /* The kernel drops what did not fit the buffer (MSG_CTRUNC); of what
-         * did, only the first is kept. */
+         * did, only the first max_fds are kept. */
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
                 if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
                         continue;
@@ -234,11 +241,20 @@ ssize_t recv_with_fd(int sock, void *buf, size_t len, int flags, int *ret_fd) {
                 for (size_t i = 0; i < count; i++) {
                         int fd;
                         memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                        if (*ret_fd < 0)
-                                *ret_fd = fd;
+                        if (*ret_n_fds < max_fds)
+                                fds[(*ret_n_fds)++] = fd;
                         else
                                 close(fd);
                 }
         }
+        return n;
+}
+
+ssize_t recv_with_fd(int sock, void *buf, size_t len, int flags, int *ret_fd) {
+        size_t n_fds;
+        ssize_t n = recv_with_fds(sock, buf, len, flags, ret_fd, 1, &n_fds);
+
+        if (n_fds == 0)
+                *ret_fd = -1;
         return n;
 }

@@ -65,10 +65,14 @@ void reset_signals(void);
 /* A copy of src at dst with mode, replacing dst only once complete. */
 int copy_file(const char *src, const char *dst, mode_t mode);
 
-/* One datagram carrying one fd: bytes sent or -errno. */
+#define FDS_WITH_DATAGRAM_MAX 4
+/* One datagram carrying n_fds fds (at most FDS_WITH_DATAGRAM_MAX): bytes sent or -errno. */
+ssize_t send_with_fds(int sock, const void *buf, size_t len, int flags, const int *fds, size_t n_fds);
 ssize_t send_with_fd(int sock, const void *buf, size_t len, int flags, int fd);
-/* One datagram and at most one fd with it (close-on-exec; *ret_fd -1 when
- * none came, any more are closed): bytes received or -errno. */
+/* One datagram and at most max_fds fds with it (close-on-exec; the rest
+ * are closed; *ret_n_fds how many came): bytes received or -errno. */
+ssize_t recv_with_fds(int sock, void *buf, size_t len, int flags, int *fds, size_t max_fds, size_t *ret_n_fds);
+/* The same for one fd: *ret_fd -1 when none came. */
 ssize_t recv_with_fd(int sock, void *buf, size_t len, int flags, int *ret_fd);
 
 /* "DIR/NAME" into a fresh string; NULL on ENOMEM. */

@@ -94,7 +94,8 @@
 #define BUS_FIELDS_WELCOME(F)                                                              \
         F(U32, version, 0)       /* BUS_PROTOCOL_VERSION */                               \
         F(U32, peer, 0)          /* the peer id busd gave this connection */             \
-        F(U8,  role, 0)          /* enum bus_role busd authenticated */
+        F(U8,  role, 0)          /* enum bus_role busd authenticated */                 \
+        F(U8,  fds, 0)           /* BUS_WELCOME_FD_* bits: the fds attached, in bit order */
 
 #define BUS_FIELDS_PING(F)                                                                 \
         F(U64, token, 0)

@@ -22,6 +22,10 @@
 
 #define BUS_PROTOCOL_VERSION 1
 
+/* What WELCOME brings as fds (SCM_RIGHTS), in this order. */
+#define BUS_WELCOME_FD_SPIN_SLOTS 0x01u   /* the page of spin slots the daemons share (spin-slots.h) */
+#define BUS_WELCOME_FD_RINGS      0x02u   /* this connection's rings: every later message goes there (bus-ring.h) */
+
 enum bus_role {
         BUS_ROLE_BUSD,
         BUS_ROLE_QUBESD,

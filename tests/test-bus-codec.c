@@ -93,11 +93,12 @@ START_TEST(test_wire_bytes) {
         ck_assert_int_eq(bus_encode(&hdr, &error, buf, sizeof buf), sizeof error_bytes);
         ck_assert_mem_eq(buf, error_bytes, sizeof error_bytes);
 
-        struct bus_msg_welcome welcome = { .version = BUS_PROTOCOL_VERSION, .peer = 0x10005, .role = 3 };
+        struct bus_msg_welcome welcome = { .version = BUS_PROTOCOL_VERSION, .peer = 0x10005, .role = 3,
+                                           .fds = BUS_WELCOME_FD_RINGS };
         static const uint8_t welcome_bytes[] = {
-                0x01, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00,
+                0x01, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00,
                 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
-                0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x01, 0x00, 0x03,
+                0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x01, 0x00, 0x03, 0x02,
         };
         hdr = (struct bus_hdr) { .type = BUS_MSG_WELCOME, .peer = BUS_PEER_BUSD };
         ck_assert_int_eq(bus_encode(&hdr, &welcome, buf, sizeof buf), sizeof welcome_bytes);

@@ -414,6 +414,7 @@ START_TEST(test_bad_options_refused) {
 END_TEST
 
 TCase *busd_flood_tcase(void);
+TCase *busd_rings_tcase(void);
 
 static Suite *busd_suite(void) {
         Suite *s = suite_create("busd");
@@ -433,6 +434,7 @@ static Suite *busd_suite(void) {
         tcase_add_test(tc, test_bad_options_refused);
         suite_add_tcase(s, tc);
         suite_add_tcase(s, busd_flood_tcase());
+        suite_add_tcase(s, busd_rings_tcase());
         return s;
 }
 

@@ -3,7 +3,8 @@
  * busd: the message bus.  Shared types of its parts:
  *   main.c      options, setup, the loop
  *   listener.c  the local socket: accept, SO_PEERCRED, WELCOME
- *   peer.c      one local daemon connection: receive, send, outbound queue
+ *   peer.c      one local daemon connection: receive, send, outbound queue,
+ *               its rings
  *   queue.c     the bounded outbound queue both kinds of connection use
  *   router.c    route table enforcement, forwarding, messages to busd itself
  *   guest.c     a guest's control channel (vchan, qrexec handshake, flood limit)
@@ -18,6 +19,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "bus-ring.h"
 #include "bus.h"
 #include "qrexec.h"
 #include "util.h"
@@ -79,6 +81,13 @@ struct peer {
         sd_event_source *io;
         sd_event_source *stall_timer;   /* armed while the queue refuses messages */
         struct outq queue;
+        /* Rings (bus-ring.h), given with WELCOME: map NULL if none.  Messages
+         * go to the peer on the socket until it shows it reads its ring (a
+         * kick, or a message there), then only there; the queue holds
+         * what did not fit either. */
+        struct bus_rings rings;
+        bool ring_active;
+        sd_event_source *ring_defer;    /* on while its ring may hold messages */
         bool dropped;
         struct peer *next_dead;
 };
@@ -132,6 +141,7 @@ struct busd {
         uint64_t stall_timeout_usec;
         uint32_t spin_usec;             /* adaptive polling window, daemon_event_loop() */
         int spin_slots_fd;              /* the page of spin slots every daemon gets with WELCOME, or -1 */
+        bool polling;                   /* daemon_event_loop() polls: peers need not kick */
 
         struct peer *peers[_BUS_ROLE_MAX];      /* connected daemons, by role */
         struct guest *guests;                    /* open control channels */
@@ -175,6 +185,10 @@ void peer_free(struct peer *p);
  * timer runs); other errors: the peer is gone and has been dropped. */
 int peer_send(struct peer *p, const uint8_t *buf, size_t size);
 const char *peer_name(const struct peer *p);
+/* Read the peer's ring from now on (after WELCOME gave it): takes r. */
+int peer_attach_rings(struct peer *p, struct bus_rings *r);
+/* daemon_event_loop()'s poll hook over every peer's ring. */
+int peers_add_poll_hook(struct busd *b);
 
 /* router.c */
 int router_handle(struct peer *from, size_t size);

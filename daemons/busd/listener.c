@@ -22,7 +22,9 @@ static enum bus_role role_for_uid(const struct busd *b, uid_t uid) {
 }
 
 /* WELCOME, the first message on a connection, carries the page of spin
- * slots (spin-slots.h) that busd and the daemons share. */
+ * slots (spin-slots.h) that busd and the daemons share, and the rings of
+ * this connection (bus-ring.h).  Without either it still goes out: the
+ * daemon then polls by itself, or talks on the socket only. */
 static void listener_welcome(struct busd *b, struct peer *p) {
         struct bus_hdr hdr = { .type = BUS_MSG_WELCOME, .peer = BUS_PEER_BUSD };
         struct bus_msg_welcome welcome = {
@@ -30,21 +32,46 @@ static void listener_welcome(struct busd *b, struct peer *p) {
                 .peer = p->id,
                 .role = (uint8_t) p->role,
         };
-        int n;
+        struct bus_rings rings = {};
+        _cleanup_close_ int rings_fd = bus_rings_create();
+        int fds[2], r = 0;
+        size_t n_fds = 0;
+        ssize_t k;
 
-        if (b->spin_slots_fd < 0) {
-                (void) busd_send(b, p->role, BUS_MSG_WELCOME, 0, BUS_PEER_BUSD, &welcome);
-                return;
+        if (rings_fd >= 0 && (r = bus_rings_map(rings_fd, true, &rings)) < 0) {
+                close(rings_fd);
+                rings_fd = r;
         }
-        n = bus_encode(&hdr, &welcome, b->tx, BUS_MSG_MAX);
+        if (rings_fd < 0)
+                log_warning_errno(rings_fd, "No rings for %s: messages go on its socket", peer_name(p));
+        if (b->spin_slots_fd >= 0) {
+                welcome.fds |= BUS_WELCOME_FD_SPIN_SLOTS;
+                fds[n_fds++] = b->spin_slots_fd;
+        }
+        if (rings_fd >= 0) {
+                welcome.fds |= BUS_WELCOME_FD_RINGS;
+                fds[n_fds++] = rings_fd;
+        }
+        int n = bus_encode(&hdr, &welcome, b->tx, BUS_MSG_MAX);
         if (n < 0) {
                 log_error_errno(n, "Cannot encode WELCOME");
+                bus_rings_unmap(&rings);
                 return;
         }
         /* A fresh connection's buffer is empty: no queue needed. */
-        ssize_t k = send_with_fd(p->fd, b->tx, (size_t) n, MSG_DONTWAIT, b->spin_slots_fd);
-        if (k < 0)
+        k = n_fds ? send_with_fds(p->fd, b->tx, (size_t) n, MSG_DONTWAIT, fds, n_fds)
+                  : send(p->fd, b->tx, (size_t) n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k < 0 && n_fds == 0)
+                k = -errno;
+        if (k < 0) {
+                bus_rings_unmap(&rings);
                 peer_drop(p, "cannot send WELCOME", (int) k);
+                return;
+        }
+        if (rings.map && (r = peer_attach_rings(p, &rings)) < 0) {
+                bus_rings_unmap(&rings);
+                peer_drop(p, "cannot watch its ring", r);
+        }
 }
 
 /* Takes fd on success (0); refuses (< 0, the caller closes fd) otherwise. */

@@ -22,6 +22,8 @@
 static const char *const busd_syscalls[] = {
         "socket",
         "connect",
+        /* listener.c: each connection's rings, a memfd sized once */
+        "ftruncate",
         /* broker.c: watch vchan dirs, link and remove data sockets */
         "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
         "linkat", "link", "unlink", "unlinkat",
@@ -185,6 +187,9 @@ static int busd_init(struct busd *b) {
         r = broker_init(b);
         if (r < 0)
                 return r;
+        r = peers_add_poll_hook(b);
+        if (r < 0)
+                return log_error_errno(r, "Cannot hook the rings into the loop");
         return listener_open(b);
 }
 
