@@ -158,6 +158,10 @@ START_TEST(test_echo_5000_through_rings) {
         harness_start(&h, NULL);
         ck_assert_int_eq(harness_connect(&h, UID_QUBESD, &qubesd), 0);
         ck_assert_int_eq(harness_connect(&h, UID_POLICYD, &policyd), 0);
+        /* Until busd has a client's kick (or a message on its ring) it may
+         * rightly send on the socket: a PING through the ring settles it. */
+        assert_ping(qubesd);
+        assert_ping(policyd);
         while (seq < 5000) {
                 uint32_t first = seq, batch = 1 + (seq / 7) % 97;
 
@@ -293,6 +297,10 @@ START_TEST(test_slow_reader_gets_all_in_order) {
         harness_start(&h, NULL);
         ck_assert_int_eq(harness_connect(&h, UID_QUBESD, &qubesd), 0);
         ck_assert_int_eq(harness_connect(&h, UID_POLICYD, &policyd), 0);
+        /* Until busd has a client's kick (or a message on its ring) it may
+         * rightly send on the socket: a PING through the ring settles it. */
+        assert_ping(qubesd);
+        assert_ping(policyd);
         for (uint32_t seq = 0; seq < 1000; seq++) {
                 echo_fill_len(seq, req, 2048);  /* 1000 of them: eight times what a ring holds */
                 ck_assert_int_eq(bus_client_send(qubesd, BUS_MSG_ECHO_REQUEST, to_policyd, seq, req), 0);
