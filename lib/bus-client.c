@@ -170,6 +170,12 @@ static ssize_t bus_client_read_ring(struct bus_client *c) {
         return n;
 }
 
+/* Event mode: have the ring read on the loop's next turn if it holds something. */
+static void bus_client_ring_pending(struct bus_client *c) {
+        if (c->ring_defer && !bus_ring_empty(&c->rings.rx))
+                (void) sd_event_source_set_enabled(c->ring_defer, SD_EVENT_ONESHOT);
+}
+
 /* Consume the kicks waiting on the socket, and nothing else: before busd's
  * first message on the ring, a datagram there is a message to read. */
 static int bus_client_drain_kicks(struct bus_client *c) {
@@ -290,8 +296,7 @@ int bus_client_send(struct bus_client *c, uint16_t type, uint32_t to, uint32_t r
                         r = bus_client_drain_kicks(c);
                 if (r < 0)
                         return r;
-                if (c->ring_defer && !bus_ring_empty(&c->rings.rx))
-                        (void) sd_event_source_set_enabled(c->ring_defer, SD_EVENT_ONESHOT);
+                bus_client_ring_pending(c);
         }
         for (;;) {
                 if (send(c->fd, c->tx, (size_t) n, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
@@ -497,11 +502,6 @@ static int bus_client_dispatch(struct bus_client *c, const struct bus_message *m
         if (c->handler)
                 return c->handler(c, msg, c->userdata);
         return 0;
-}
-
-static void bus_client_ring_pending(struct bus_client *c) {
-        if (c->ring_defer && !bus_ring_empty(&c->rings.rx))
-                (void) sd_event_source_set_enabled(c->ring_defer, SD_EVENT_ONESHOT);
 }
 
 /* One message per dispatch, as one datagram per readable socket: sd-event

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Shared-memory rings between busd and a daemon (see bus-ring.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bus-ring.h"
@@ -34,29 +32,16 @@ static uint32_t record_size(size_t size) {
 }
 
 int bus_rings_create(void) {
-        _cleanup_close_ int fd = memfd_create("odyssey-bus-rings", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-        if (fd < 0)
-                return -errno;
-        if (ftruncate(fd, BUS_RINGS_SIZE) < 0 ||
-            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-                return -errno;
-        return TAKE_FD(fd);
+        return sealed_memfd_new("odyssey-bus-rings", BUS_RINGS_SIZE);
 }
 
 int bus_rings_map(int fd, bool busd_side, struct bus_rings *ret) {
-        struct stat st;
-        uint8_t *p;
+        void *map;
+        int r = sealed_memfd_map(fd, BUS_RINGS_SIZE, &map);
 
-        /* Shrinking under a mapping would fault us; a sealed memfd cannot shrink. */
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (st.st_size != BUS_RINGS_SIZE || !(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK))
-                return -EBADF;
-        p = mmap(NULL, BUS_RINGS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED)
-                return -errno;
-
+        if (r < 0)
+                return r;
+        uint8_t *p = map;
         struct bus_ring to_busd = { (struct bus_ring_ctl *) (p + RING_TO_BUSD_CTL), p + 4096, 0 };
         struct bus_ring to_daemon = { (struct bus_ring_ctl *) (p + RING_TO_DAEMON_CTL),
                                       p + 4096 + BUS_RING_DATA_SIZE, 0 };

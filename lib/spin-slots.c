@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The page of spin slots daemon_event_loop() shares (see spin-slots.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spin-slots.h"
@@ -23,28 +21,15 @@ _Static_assert(sizeof(struct spin_slot) * SPIN_SLOTS_MAX == SPIN_SLOTS_SIZE, "pa
 static struct spin_slot *slots;
 
 int spin_slots_create(void) {
-        _cleanup_close_ int fd = memfd_create("odyssey-spin-slots", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-        if (fd < 0)
-                return -errno;
-        if (ftruncate(fd, SPIN_SLOTS_SIZE) < 0 ||
-            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-                return -errno;
-        return TAKE_FD(fd);
+        return sealed_memfd_new("odyssey-spin-slots", SPIN_SLOTS_SIZE);
 }
 
 int spin_slots_map(int fd) {
-        struct stat st;
         void *p;
+        int r = sealed_memfd_map(fd, SPIN_SLOTS_SIZE, &p);
 
-        /* Shrinking under a mapping would fault us; a sealed page cannot shrink. */
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (st.st_size != SPIN_SLOTS_SIZE || !(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK))
-                return -EBADF;
-        p = mmap(NULL, SPIN_SLOTS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED)
-                return -errno;
+        if (r < 0)
+                return r;
         if (slots)
                 munmap(slots, SPIN_SLOTS_SIZE);
         slots = p;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -194,6 +195,32 @@ uint64_t now_usec(void) {
 
 uint64_t realtime_usec(void) {
         return clock_usec(CLOCK_REALTIME);
+}
+
+int sealed_memfd_new(const char *name, size_t size) {
+        _cleanup_close_ int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, (off_t) size) < 0 ||
+            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+int sealed_memfd_map(int fd, size_t size, void **ret) {
+        struct stat st;
+        void *p;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size < 0 || (size_t) st.st_size != size || !(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK))
+                return -EBADF;
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        *ret = p;
+        return 0;
 }
 
 ssize_t send_with_fds(int sock, const void *buf, size_t len, int flags, const int *fds, size_t n_fds) {

@@ -65,6 +65,14 @@ void reset_signals(void);
 /* A copy of src at dst with mode, replacing dst only once complete. */
 int copy_file(const char *src, const char *dst, mode_t mode);
 
+/* A memfd of `size` bytes, sealed against shrinking, growing and more
+ * seals (pages shared with other processes): fd or -errno. */
+int sealed_memfd_new(const char *name, size_t size);
+/* Map such a memfd read-write, shared, once it is exactly `size` bytes and
+ * sealed against shrinking (a shrink under the mapping would fault us):
+ * 0 and *ret, -EBADF for another memfd, or -errno. */
+int sealed_memfd_map(int fd, size_t size, void **ret);
+
 #define FDS_WITH_DATAGRAM_MAX 4
 /* One datagram carrying n_fds fds (at most FDS_WITH_DATAGRAM_MAX): bytes sent or -errno. */
 ssize_t send_with_fds(int sock, const void *buf, size_t len, int flags, const int *fds, size_t n_fds);
