@@ -9,7 +9,8 @@
  *
  * Scenarios: normal, or-fullscreen, offscreen, oversize, title-escapes,
  * flood, bad-length, unknown-window, double-create, huge-dump, unsealed,
- * clipboard-header-bomb, bad-flags, window-flood, pixel-flood; with the
+ * clipboard-header-bomb, bad-flags, window-flood, pixel-flood, paint-flood
+ * (a click on its window starts 50,000 full-window repaints); with the
  * shared screen (1.9): screen (a window painted from it), screen-unsealed,
  * screen-small, screen-bad-stride, screen-bad-offset, screen-outside-screen,
  * screen-outside-window.
@@ -178,6 +179,17 @@ static void show(uint32_t window, int32_t x, int32_t y, uint32_t w, uint32_t h, 
         send_words(GUI_MSG_SHMIMAGE, window, 4, rect);
 }
 
+static bool read_msg(struct gui_msg *m);
+
+/* Skips what guid sends until a button press. */
+static void wait_click(void) {
+        struct gui_msg m;
+        while (read_msg(&m))
+                if (m.type == GUI_MSG_BUTTON && m.u.button.type == 4)
+                        return;
+        exit(3);
+}
+
 static void play(const char *scenario, uint32_t fill, uint32_t domid) {
         if (strcmp(scenario, "normal") == 0) {
                 /* side by side per domain, so windows do not hide each other */
@@ -202,6 +214,15 @@ static void play(const char *scenario, uint32_t fill, uint32_t domid) {
                         title(WIN, i % 2 ? "flood a" : "flood b");
                 }
                 title(WIN, "flood done");
+        } else if (strcmp(scenario, "paint-flood") == 0) {
+                /* damage far faster than any X server copies */
+                show(WIN, 50, 50, 400, 300, fill, 0);
+                wait_click();
+                for (int i = 0; i < 50000; i++) {
+                        uint32_t rect[] = { 0, 0, 400, 300 };
+                        send_words(GUI_MSG_SHMIMAGE, WIN, 4, rect);
+                }
+                title(WIN, "paint-flood done");
         } else if (strcmp(scenario, "bad-length") == 0) {
                 show(WIN, 50, 50, 100, 100, fill, 0);
                 uint8_t hdr[GUI_HEADER_SIZE + 23] = { 0 };
@@ -289,23 +310,30 @@ static void answer_clipboard(uint32_t window) {
         send_msg(&m);
 }
 
-static void print_messages(void) {
+/* One message from guid: false when it sent something malformed (said). */
+static bool read_msg(struct gui_msg *m) {
         static uint8_t body[GUI_HEADER_SIZE + GUI_CLIPBOARD_WIRE_MAX];
+        uint8_t hbuf[GUI_HEADER_SIZE];
+        struct gui_header h;
+        get(hbuf, sizeof(hbuf));
+        gui_decode_header(hbuf, &h);
+        if (gui_check_header(&h, GUI_FROM_DAEMON) < 0) {
+                printf("BAD-HEADER %u %u\n", h.type, h.untrusted_len);
+                return false;
+        }
+        get(body, h.untrusted_len);
+        if (gui_decode_body(&h, body, h.untrusted_len, m) < 0) {
+                printf("BAD-BODY %u\n", h.type);
+                return false;
+        }
+        return true;
+}
+
+static void print_messages(void) {
         for (;;) {
-                uint8_t hbuf[GUI_HEADER_SIZE];
-                struct gui_header h;
                 struct gui_msg m;
-                get(hbuf, sizeof(hbuf));
-                gui_decode_header(hbuf, &h);
-                if (gui_check_header(&h, GUI_FROM_DAEMON) < 0) {
-                        printf("BAD-HEADER %u %u\n", h.type, h.untrusted_len);
+                if (!read_msg(&m))
                         exit(3);
-                }
-                get(body, h.untrusted_len);
-                if (gui_decode_body(&h, body, h.untrusted_len, &m) < 0) {
-                        printf("BAD-BODY %u\n", h.type);
-                        exit(3);
-                }
                 switch (m.type) {
                 case GUI_MSG_KEYPRESS:
                         printf("KEY %s %u state=0x%x\n", m.u.key.type == 2 ? "press" : "release", m.u.key.keycode,

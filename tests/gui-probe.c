@@ -14,6 +14,10 @@
  *                                  cells of the color and the color ^ 0x202020 (cell (0,0)
  *                                  the color); a line on stdin with another color repaints
  *                                  it in that one; ends at EOF
+ *   gui-probe updates WIN TITLE    count the X server's repaints of WIN (DAMAGE, raw
+ *                                  rectangles): "counting" once it watches, then, once
+ *                                  WIN's title is TITLE and half a second more has
+ *                                  passed, the count; exit 1 after 60 s without TITLE
  *   gui-probe redirected WIN       (a domain's display) "yes" if the Composite extension
  *                                  redirects the viewable window WIN (it has a window
  *                                  pixmap), "no" if it does not; exit 0, or 2 when WIN
@@ -30,6 +34,8 @@
 #include <unistd.h>
 #include <xcb/xcb.h>
 #include <xcb/xcbext.h>
+#include <X11/Xlib.h>
+#include <X11/extensions/Xdamage.h>
 
 static xcb_connection_t *c;
 static xcb_screen_t *screen;
@@ -283,6 +289,62 @@ static int redirected(xcb_window_t w) {
         return 0;
 }
 
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static bool has_title(xcb_window_t w, const char *title) {
+        char *t = prop(w, XCB_ATOM_WM_NAME);
+        bool same = t && strcmp(t, title) == 0;
+        free(t);
+        return same;
+}
+
+static int updates(xcb_window_t w, const char *title) {
+        int damage_event, damage_error;
+        Display *dpy = XOpenDisplay(NULL);
+        if (!dpy || !XDamageQueryExtension(dpy, &damage_event, &damage_error))
+                return 2;
+        XSelectInput(dpy, w, PropertyChangeMask);
+        (void) XDamageCreate(dpy, w, XDamageReportRawRectangles);
+        XSync(dpy, False);
+        printf("counting\n");
+        fflush(stdout);
+        unsigned count = 0;
+        uint64_t deadline = now_ms() + 60000, end = 0;
+        bool titled = has_title(w, title);
+        if (titled)
+                end = now_ms() + 500;
+        for (;;) {
+                while (XPending(dpy) > 0) {
+                        XEvent ev;
+                        XNextEvent(dpy, &ev);
+                        if (ev.type == damage_event + XDamageNotify)
+                                count++;
+                        else if (ev.type == PropertyNotify && !titled && has_title(w, title)) {
+                                titled = true;
+                                end = now_ms() + 500;
+                        }
+                }
+                uint64_t now = now_ms();
+                if (titled && now >= end)
+                        break;
+                if (!titled && now >= deadline) {
+                        XCloseDisplay(dpy);
+                        return 1;
+                }
+                struct pollfd pfd = { .fd = ConnectionNumber(dpy), .events = POLLIN };
+                (void) poll(&pfd, 1, (int) ((titled ? end : deadline) - now));
+                XEventsQueued(dpy, QueuedAfterReading);
+        }
+        printf("%u\n", count);
+        XCloseDisplay(dpy);
+        return 0;
+}
+
 static int run(int argc, char **argv) {
         screen = xcb_setup_roots_iterator(xcb_get_setup(c)).data;
 
@@ -334,6 +396,8 @@ static int run(int argc, char **argv) {
         }
         if (strcmp(argv[1], "same") == 0 && argc == 6)
                 return same(w, argv[3], atoi(argv[4]), atoi(argv[5]));
+        if (strcmp(argv[1], "updates") == 0 && argc == 4)
+                return updates(w, argv[3]);
         if (strcmp(argv[1], "redirected") == 0 && argc == 3)
                 return redirected(w);
         return 2;

@@ -180,6 +180,23 @@ X=$("$PROBE" find flood) || fail "no window of flood"
 wait_for 20 sh -c "'$PROBE' info $X | grep -qx 'title \[flood\] flood done'" || fail "flood not absorbed"
 ok "hostile geometry, titles and floods are clamped, sanitised, absorbed"
 
+# 50,000 full-window repaints as fast as the agent can write them: guid keeps
+# one put per window in the X server and merges what comes meanwhile, so the
+# admin X server copies far fewer times than it is asked, and the last
+# content is shown
+start_domain paintflood 15 purple paint-flood 0x00aa55
+X=$("$PROBE" find paintflood) || fail "no window of paintflood"
+"$PROBE" updates "$X" "[paintflood] paint-flood done" >"$T/paintflood.updates" 2>&1 &
+PIDS+=($!)
+wait_for 10 grep -q counting "$T/paintflood.updates" || fail "the update probe did not start"
+xdotool mousemove --window "$X" 100 100 click 1
+wait_for 60 sh -c "[ \$(wc -l <'$T/paintflood.updates') = 2 ]" || fail "paint flood: no end"
+UPDATES=$(tail -n 1 "$T/paintflood.updates")
+[ "$UPDATES" -ge 1 ] && [ "$UPDATES" -le 5000 ] || fail "50,000 repaints asked, $UPDATES made"
+[ "$("$PROBE" pixel "$X" 200 150)" = 00aa55 ] || fail "paint flood: content"
+kill -0 "$GUID_PID" || fail "paint flood: guid died"
+ok "a repaint flood costs the admin X server $UPDATES copies, not 50,000"
+
 # --- hostile agents: violations end that guid only ---
 for scenario in bad-length unknown-window double-create huge-dump unsealed clipboard-header-bomb bad-flags \
                 window-flood pixel-flood screen-unsealed screen-small screen-bad-stride screen-bad-offset \

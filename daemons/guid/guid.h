@@ -38,6 +38,7 @@ struct guid {
         xcb_screen_t *screen;
         xcb_gcontext_t gc;
         xcb_shm_seg_t screen_seg;       /* the domain's screen buffer (1.9), 0 when none */
+        uint8_t shm_completion;         /* MIT-SHM's CompletionNotify event code */
         xcb_atom_t atom_vmname, atom_label_color, atom_vmwindowid, atom_net_wm_name, atom_utf8_string,
                 atom_wm_delete, atom_wm_protocols;
         xcb_keycode_t key_c, key_v;
@@ -61,10 +62,12 @@ int guid_x11_setup(struct guid *g);
 /* window.c: the X side of the pure layer's actions */
 struct guid_window *guid_window_by_xid(struct guid *g, xcb_window_t xid);
 int guid_handle_agent_message(struct guid *g, const struct gui_msg *untrusted_msg);
-/* Repaint content (x, y, width, height) from the window's buffer, clipped. */
-void guid_window_repaint(struct guid *g, struct guid_window *w, int32_t x, int32_t y,
-                         uint32_t width, uint32_t height);
 void guid_windows_free(struct guid *g);
+
+/* paint.c: content (x, y, width, height) put from the window's source, at
+ * most one put per window in the X server at a time */
+void guid_paint(struct guid *g, struct guid_window *w, int32_t x, int32_t y, uint32_t width, uint32_t height);
+void guid_paint_done(struct guid *g, const xcb_shm_completion_event_t *e);
 
 /* input.c: X events of our windows → the agent */
 int guid_x11_process(struct guid *g);           /* <0: X connection lost */

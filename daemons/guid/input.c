@@ -111,7 +111,7 @@ static int handle_expose(struct guid *g, xcb_expose_event_t *e) {
                 height = (uint32_t) -y < height ? height - (uint32_t) -y : 0;
                 y = 0;
         }
-        guid_window_repaint(g, w, x, y, width, height);
+        guid_paint(g, w, x, y, width, height);
         return 0;
 }
 
@@ -137,6 +137,10 @@ static int handle_event(struct guid *g, xcb_generic_event_t *ev) {
         }
         if (synthetic && type != XCB_CLIENT_MESSAGE)
                 return 0;
+        if (type == g->shm_completion) {
+                guid_paint_done(g, (xcb_shm_completion_event_t *) ev);
+                return 0;
+        }
         switch (type) {
         case XCB_KEY_PRESS:
         case XCB_KEY_RELEASE:

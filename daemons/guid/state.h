@@ -27,9 +27,12 @@ struct guid_window {
         /* its content last came from the domain's screen buffer, origin there */
         bool direct;
         uint32_t screen_x, screen_y;
-        /* owned by the X layer: our window and its MIT-SHM segment */
+        /* owned by the X layer: our window and its MIT-SHM segment; a put
+         * in the X server, and the damage that waits for it (paint.c) */
         uint32_t xid;
         uint32_t seg;
+        bool painting, paint_pending;
+        int32_t paint_x0, paint_y0, paint_x1, paint_y1;
         struct guid_window *next;
 };
 

@@ -102,35 +102,6 @@ static void drop_override_redirect(struct guid *g, struct guid_window *w) {
                 xcb_map_window(g->conn, w->xid);
 }
 
-static void put_image(struct guid *g, struct guid_window *w, int32_t x, int32_t y, uint32_t width,
-                      uint32_t height) {
-        xcb_shm_put_image(g->conn, w->xid, g->gc, (uint16_t) w->buf_width, (uint16_t) w->buf_height,
-                          (uint16_t) x, (uint16_t) y, (uint16_t) width, (uint16_t) height, (int16_t) (x + B),
-                          (int16_t) (y + B), g->screen->root_depth, XCB_IMAGE_FORMAT_Z_PIXMAP, 0, w->seg, 0);
-}
-
-/* A direct window's content from the domain's screen buffer: (x, y) of
- * the content is (src_x, src_y) there.  Tearing, should the domain draw
- * meanwhile, is accepted as with any shared buffer. */
-static void put_screen_image(struct guid *g, struct guid_window *w, int32_t x, int32_t y, uint32_t width,
-                             uint32_t height, uint32_t src_x, uint32_t src_y) {
-        const struct guid_state *s = &g->state;
-        xcb_shm_put_image(g->conn, w->xid, g->gc, (uint16_t) (s->screen.stride / 4), (uint16_t) s->screen.height,
-                          (uint16_t) src_x, (uint16_t) src_y, (uint16_t) width, (uint16_t) height,
-                          (int16_t) (x + B), (int16_t) (y + B), g->screen->root_depth, XCB_IMAGE_FORMAT_Z_PIXMAP,
-                          0, g->screen_seg, s->screen.offset);
-}
-
-void guid_window_repaint(struct guid *g, struct guid_window *w, int32_t x, int32_t y, uint32_t width,
-                         uint32_t height) {
-        if (w->direct) {
-                if (g->screen_seg && guid_clip_screen_repaint(&g->state, w, x, y, &width, &height))
-                        put_screen_image(g, w, x, y, width, height, w->screen_x + (uint32_t) x,
-                                         w->screen_y + (uint32_t) y);
-        } else if (guid_clip_repaint(w, x, y, &width, &height))
-                put_image(g, w, x, y, width, height);
-}
-
 /* The domain's screen: a sealed memfd holding offset + stride x height. */
 static int attach_screen(struct guid *g) {
         const struct guid_state *s = &g->state;
@@ -200,16 +171,13 @@ static int apply(struct guid *g, struct guid_action *a) {
                 set_string(g, w->xid, XCB_ATOM_WM_CLASS, XCB_ATOM_STRING, a->u.str.text, a->u.str.len);
                 return 0;
         case GUID_ACTION_REPAINT:
-                put_image(g, w, a->u.rect.x, a->u.rect.y, a->u.rect.width, a->u.rect.height);
+        case GUID_ACTION_REPAINT_SCREEN:
+                guid_paint(g, w, a->u.rect.x, a->u.rect.y, a->u.rect.width, a->u.rect.height);
                 return 0;
         case GUID_ACTION_ATTACH_BUFFER:
                 return attach_buffer(g, w, a->u.rect.width, a->u.rect.height);
         case GUID_ACTION_ATTACH_SCREEN:
                 return attach_screen(g);
-        case GUID_ACTION_REPAINT_SCREEN:
-                put_screen_image(g, w, a->u.rect.x, a->u.rect.y, a->u.rect.width, a->u.rect.height,
-                                 a->u.rect.src_x, a->u.rect.src_y);
-                return 0;
         case GUID_ACTION_SEND:
                 return guid_agent_send(g, &a->u.msg);
         case GUID_ACTION_CLIPBOARD_STORE:

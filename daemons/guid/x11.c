@@ -58,6 +58,8 @@ int guid_x11_setup(struct guid *g) {
         if (!fd_passing)
                 return log_error_errno(EOPNOTSUPP, "The X server lacks MIT-SHM 1.2 (fd passing)");
 
+        g->shm_completion = (uint8_t) (xcb_get_extension_data(g->conn, &xcb_shm_id)->first_event +
+                                       XCB_SHM_COMPLETION);
         g->gc = xcb_generate_id(g->conn);
         xcb_create_gc(g->conn, g->gc, g->screen->root, 0, NULL);
         g->atom_vmname = intern(g->conn, "_QUBES_VMNAME");
