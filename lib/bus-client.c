@@ -176,8 +176,9 @@ static void bus_client_ring_pending(struct bus_client *c) {
                 (void) sd_event_source_set_enabled(c->ring_defer, SD_EVENT_ONESHOT);
 }
 
-/* Consume the kicks waiting on the socket, and nothing else: before busd's
- * first message on the ring, a datagram there is a message to read. */
+/* Consume the kicks waiting on the socket, and nothing else: 0 it is
+ * empty, 1 a message waits there (before busd's first message on the ring,
+ * one to read), -ECONNRESET busd hung up. */
 static int bus_client_drain_kicks(struct bus_client *c) {
         for (;;) {
                 uint8_t untrusted_peek[2];
@@ -185,9 +186,10 @@ static int bus_client_drain_kicks(struct bus_client *c) {
 
                 if (n < 0)
                         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+                if (n == 0)
+                        return -ECONNRESET;
                 if (n != 1 || untrusted_peek[0] != BUS_RING_KICK)
-                        /* the end, or a message: read_one's to find */
-                        return n != 0 && c->ring_seen ? log_error_errno(-EBADMSG, "busd sent on the socket, not the ring") : 0;
+                        return c->ring_seen ? log_error_errno(-EBADMSG, "busd sent on the socket, not the ring") : 1;
                 if (recv(c->fd, untrusted_peek, sizeof(untrusted_peek), MSG_DONTWAIT) < 0 && errno != EINTR)
                         return -errno;
         }
@@ -249,7 +251,7 @@ static int bus_client_receive_until(struct bus_client *c, uint64_t deadline, boo
                                  * new, and look once more (a message whose kick
                                  * was just taken). */
                                 r = bus_client_drain_kicks(c);
-                                if (r == 0)
+                                if (r >= 0)
                                         r = bus_client_read_one(c, ret);
                         }
                         if (r > 0)
@@ -266,7 +268,8 @@ static int bus_client_receive_until(struct bus_client *c, uint64_t deadline, boo
                 r = poll_fd(c->fd, POLLIN, deadline - now);
                 if (r == 0 && c->rings.map)
                         r = bus_client_drain_kicks(c);
-                if (r < 0)
+                /* the end: read_one finds it and closes */
+                if (r < 0 && r != -ECONNRESET)
                         return r;
         }
 }
@@ -296,6 +299,11 @@ int bus_client_send(struct bus_client *c, uint16_t type, uint32_t to, uint32_t r
                         r = bus_client_drain_kicks(c);
                 if (r < 0)
                         return r;
+                /* A message from before the ring keeps the socket readable
+                 * (it is a later receive's): poll cannot wait for the kick,
+                 * so wait a little while busd reads. */
+                if (r == 1)
+                        (void) usleep(100);
                 bus_client_ring_pending(c);
         }
         for (;;) {

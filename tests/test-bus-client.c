@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check-helpers.h"
 #include "bus-client.h"
+#include "bus-ring.h"
 #include "util.h"
 
 #define MSEC (BUS_CLIENT_USEC_PER_SEC / 1000)
@@ -289,6 +292,50 @@ START_TEST(test_event_mode) {
 }
 END_TEST
 
+
+/* busd hangs up while the client waits for room in its full ring, with
+ * nothing of the client's left unread (a hang-up, not a reset): the send
+ * fails at once; the readable socket must not turn the wait into a spin. */
+START_TEST(test_full_ring_then_hangup_fails_the_send) {
+        struct bus_client *c = NULL;
+        struct bus_msg_welcome w = { .version = BUS_PROTOCOL_VERSION, .peer = BUS_PEER_ROLE(BUS_ROLE_POLICYD),
+                                     .role = BUS_ROLE_POLICYD, .fds = BUS_WELCOME_FD_RINGS };
+        struct bus_hdr hdr = { .type = BUS_MSG_WELCOME, .peer = BUS_PEER_BUSD };
+        uint8_t buf[BUS_MSG_MAX];
+        int fd = client_end(), rings = bus_rings_create();
+
+        ck_assert_int_ge(rings, 0);
+        int n = bus_encode(&hdr, &w, buf, sizeof(buf));
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(send_with_fds(busd_fd, buf, (size_t) n, 0, &rings, 1), n);
+        close(rings);
+        ck_assert_int_eq(bus_client_new_from_fd(fd, 2000 * MSEC, &c), 0);
+
+        pid_t busd = fork();
+        ck_assert_int_ge(busd, 0);
+        if (busd == 0) {
+                /* long after the ring is full: take every kick, then go */
+                usleep(300 * 1000);
+                while (recv(busd_fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+                        ;
+                _exit(0);
+        }
+        close(busd_fd);
+        busd_fd = -1;
+
+        _cleanup_free_ struct bus_msg_echo_request *req = calloc(1, sizeof(*req));
+        req->data_len = 2048;
+        uint64_t start = now_usec();
+        int r = 0;
+        for (uint32_t seq = 0; seq < 1000 && r == 0; seq++)    /* the ring holds ~120 */
+                r = bus_client_send(c, BUS_MSG_ECHO_REQUEST, BUS_PEER_ROLE(BUS_ROLE_QUBESD), seq, req);
+        ck_assert_int_eq(r, -ECONNRESET);
+        ck_assert_uint_lt(now_usec() - start, 1500 * MSEC);
+        ck_assert_int_eq(waitpid(busd, NULL, 0), busd);
+        bus_client_free(c);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("bus-client");
         TCase *tc = tcase_create("client");
@@ -299,6 +346,7 @@ int main(void) {
         tcase_add_test(tc, test_blocking_call_matches_request_id_and_source);
         tcase_add_test(tc, test_malformed_or_oversize_from_busd_closes);
         tcase_add_test(tc, test_event_mode);
+        tcase_add_test(tc, test_full_ring_then_hangup_fails_the_send);
         suite_add_tcase(s, tc);
         return check_run_suite(s);
 }

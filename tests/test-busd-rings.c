@@ -9,10 +9,13 @@
 #include <check.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bus-ring.h"
 #include "busd-harness.h"
@@ -323,6 +326,42 @@ START_TEST(test_slow_reader_gets_all_in_order) {
 }
 END_TEST
 
+
+/* busd is killed while a daemon waits for room in its full ring: the send
+ * fails at once with -ECONNRESET (test-bus-client has the plain hang-up). */
+START_TEST(test_send_into_full_ring_of_dead_busd_fails) {
+        struct busd_harness h;
+        _cleanup_bus_client_ struct bus_client *qubesd = NULL;
+        _cleanup_free_ struct bus_msg_echo_request *req = calloc(1, sizeof(*req));
+        const uint32_t to_policyd = BUS_PEER_ROLE(BUS_ROLE_POLICYD);
+        int r = 0;
+
+        harness_start(&h, NULL);
+        ck_assert_int_eq(harness_connect(&h, UID_QUBESD, &qubesd), 0);
+        assert_ping(qubesd);
+        ck_assert_int_eq(kill(h.pid, SIGSTOP), 0);
+        pid_t killer = fork();
+        ck_assert_int_ge(killer, 0);
+        if (killer == 0) {
+                usleep(300 * 1000);
+                kill(h.pid, SIGKILL);
+                _exit(0);
+        }
+        uint64_t start = now_usec();
+        /* 2 KiB each: the ring is full after ~120 */
+        for (uint32_t seq = 0; seq < 1000 && r == 0; seq++) {
+                echo_fill_len(seq, req, 2048);
+                r = bus_client_send(qubesd, BUS_MSG_ECHO_REQUEST, to_policyd, seq, req);
+        }
+        ck_assert_int_eq(r, -ECONNRESET);
+        ck_assert_uint_lt(now_usec() - start, 5 * SEC);
+        ck_assert_int_eq(waitpid(killer, NULL, 0), killer);
+        ck_assert_int_eq(waitpid(h.pid, NULL, 0), h.pid);
+        h.pid = 0;
+        harness_stop(&h);
+}
+END_TEST
+
 TCase *busd_rings_tcase(void) {
         TCase *tc = tcase_create("rings");
 
@@ -331,5 +370,6 @@ TCase *busd_rings_tcase(void) {
         tcase_add_test(tc, test_raw_client_echo_through_its_ring);
         tcase_add_test(tc, test_corrupt_ring_drops_only_its_owner);
         tcase_add_test(tc, test_slow_reader_gets_all_in_order);
+        tcase_add_test(tc, test_send_into_full_ring_of_dead_busd_fails);
         return tc;
 }
