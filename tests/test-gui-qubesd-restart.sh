@@ -10,6 +10,7 @@
 # and keys typed into each reach that domain only.  So too when the new
 # qubesd and its guids start while the old guids are still there.
 # Stopping a domain then ends its guid and its window; the other's stay.
+# A domain started again while its old guid still ends gets a new guid.
 set -uo pipefail
 
 . "$(dirname "$0")/gui-test-lib.sh"
@@ -107,6 +108,25 @@ wait_for 20 sh -c "[ \"\$('$probe' count work)\" = 0 ]" && ok "work's window is 
         || fail "work's window stayed after work stopped"
 [ "$(n_guids personal)" = 1 ] && [ "$("$probe" count personal)" = 1 ] && ok "personal's guid and window stay" \
         || fail "personal: $(n_guids personal) guids, $("$probe" count personal) windows"
+
+# personal stopped and started again while its old guid is still ending
+# (held stopped here, so that it is): the launcher starts the new guid once
+# the old one has gone, and the new instance's window shows
+old_guid=$(guid_pids "$root" personal)
+kill -STOP $old_guid
+"$ctl" shutdown personal --wait --timeout 20 || fail "shutdown personal"
+"$ctl" start personal || fail "start personal again"
+sleep 0.5                                       # its START reaches the launcher now
+kill -0 $old_guid 2>/dev/null && ok "personal started again while its old guid still runs" \
+        || fail "personal's old guid ended before the test could hold it"
+kill -CONT $old_guid
+wait_for 20 sh -c "! kill -0 $old_guid 2>/dev/null" || fail "personal's old guid did not end"
+new_guid() { local p; p=$(guid_pids "$root" personal) && [ "$(echo "$p" | wc -l)" = 1 ] && [ "$p" != "$old_guid" ]; }
+wait_for 30 new_guid && ok "a new guid for personal once the old one ended" \
+        || fail "personal started again has guids '$(guid_pids "$root" personal)' (old $old_guid)"
+xev_windows personal || fail "cannot start xev in personal again"
+wait_for 30 xev_window personal >/dev/null && "$probe" frame "$(xev_window personal)" 0x73d216 \
+        && ok "personal's new window shows, framed green" || fail "no window of personal started again"
 
 [ "$failures" -eq 0 ] || { logs; cat "$tmp/run.err" 2>/dev/null; exit 1; }
 echo "all GUI checks across qubesd restarts passed"

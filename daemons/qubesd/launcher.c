@@ -15,7 +15,9 @@
  * minute, then given up, logged: the mux after a crash or a failure (status
  * 0 means QEMU closed its port: the domain is going), guid after a crash
  * (one that exits closed its window or refused the domain).  The delay lets
- * the STOP of a domain that just died arrive first.  When qubesd goes, the
+ * the STOP of a domain that just died arrive first.  A START while the
+ * domain's old helper is still ending (the domain stopped and started again)
+ * starts the new one once the old one is reaped.  When qubesd goes, the
  * launcher stops every helper and exits; a restarted qubesd starts them
  * again for the domains it rediscovers.
  */
@@ -61,6 +63,7 @@ static const struct {
 struct helper_proc {
         pid_t pid;
         bool stopping;
+        bool start_after_stop;          /* its domain started again meanwhile: args are the new ones */
         uint64_t restart_at;            /* 0: none pending */
         uint64_t window_start;          /* of the restarts counted */
         unsigned restarts;
@@ -89,12 +92,12 @@ int helper_become(uid_t uid, gid_t gid, const gid_t *extra_gid) {
         return 0;
 }
 
+static void free_args(char **args, size_t n_args);
+
 static void helper_forget(struct launcher *l, struct helper_proc *h) {
         if (h->restart_at)
                 l->pending--;
-        for (size_t i = 0; i < h->n_args; i++)
-                free(h->args[i]);
-        free(h->args);
+        free_args(h->args, h->n_args);
         *h = (struct helper_proc) {};
 }
 
@@ -116,25 +119,50 @@ static void spawn_helper(struct launcher *l, enum helper_kind kind, uint32_t dom
         log_info("%s: %s started (pid %d)", h->args[0], what, (int) pid);
 }
 
+static void free_args(char **args, size_t n_args) {
+        for (size_t i = 0; i < n_args; i++)
+                free(args[i]);
+        free(args);
+}
+
+static char **copy_args(char **args, size_t n_args) {
+        char **copy = calloc(n_args + 1, sizeof(char *));
+
+        for (size_t i = 0; copy && i < n_args; i++)
+                if (!(copy[i] = strdup(args[i]))) {
+                        free_args(copy, i);
+                        copy = NULL;
+                }
+        if (!copy)
+                log_error_errno(ENOMEM, "Cannot keep a helper's arguments");
+        return copy;
+}
+
 static void start_helper(struct launcher *l, enum helper_kind kind, uint32_t domid, char **args, size_t n_args) {
         struct helper_proc *h = &l->procs[kind][domid];
 
+        if (h->stopping) {
+                /* the domain stopped and started again before its old helper
+                 * ended: the new one starts once the old one is reaped */
+                char **copy = copy_args(args, n_args);
+                if (!copy)
+                        return;
+                free_args(h->args, h->n_args);
+                h->args = copy;
+                h->n_args = n_args;
+                h->start_after_stop = true;
+                log_info("%s: %s starts once the old one (pid %d) has ended", args[0], helper_kinds[kind].name,
+                         (int) h->pid);
+                return;
+        }
         if (h->pid > 0 || h->restart_at) {
                 log_debug("%s already has its %s (pid %d)", args[0], helper_kinds[kind].name, (int) h->pid);
                 return;
         }
         helper_forget(l, h);
-        h->args = calloc(n_args + 1, sizeof(char *));
-        if (!h->args) {
-                log_error_errno(ENOMEM, "Cannot keep a helper's arguments");
+        if (!(h->args = copy_args(args, n_args)))
                 return;
-        }
-        for (size_t i = 0; i < n_args; i++)
-                if (!(h->args[h->n_args++] = strdup(args[i]))) {
-                        log_error_errno(ENOMEM, "Cannot keep a helper's arguments");
-                        helper_forget(l, h);
-                        return;
-                }
+        h->n_args = n_args;
         spawn_helper(l, kind, domid);
 }
 
@@ -184,7 +212,11 @@ static void reap_helpers(struct launcher *l) {
 
                                 if (h->pid != pid)
                                         continue;
-                                if (h->stopping) {
+                                if (h->stopping && h->start_after_stop) {
+                                        log_info("%s: old %s stopped", h->args[0], helper_kinds[k].name);
+                                        *h = (struct helper_proc) { .args = h->args, .n_args = h->n_args };
+                                        spawn_helper(l, (enum helper_kind) k, (uint32_t) i);
+                                } else if (h->stopping) {
                                         log_info("%s: %s stopped", h->args[0], helper_kinds[k].name);
                                         helper_forget(l, h);
                                 } else
@@ -238,7 +270,9 @@ static void handle_request(struct launcher *l, char *untrusted_msg) {
                 struct helper_proc *h = &l->procs[kind][domid];
                 if (h->restart_at)
                         helper_forget(l, h);    /* its domain stopped: no restart */
-                else if (h->pid > 0 && !h->stopping) {
+                else if (h->stopping)
+                        h->start_after_stop = false;    /* stopped again: no new one */
+                else if (h->pid > 0) {
                         h->stopping = true;
                         (void) kill(h->pid, SIGTERM);
                 }
