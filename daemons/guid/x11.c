@@ -7,9 +7,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "guid.h"
 #include "log.h"
+
+#define X_CONNECT_TRIES 50              /* 5 s */
 
 static xcb_atom_t intern(xcb_connection_t *c, const char *name) {
         xcb_intern_atom_reply_t *r = xcb_intern_atom_reply(c, xcb_intern_atom(c, 0, (uint16_t) strlen(name), name),
@@ -40,10 +43,21 @@ static xcb_keycode_t keycode_of(struct guid *g, xcb_keysym_t sym) {
 int guid_x11_setup(struct guid *g) {
         int screen_number;
 
-        g->conn = xcb_connect(g->cfg.display, &screen_number);
-        if (xcb_connection_has_error(g->conn))
-                return log_error_errno(ECONNREFUSED, "Cannot open X display %s",
-                                       g->cfg.display ?: getenv("DISPLAY") ?: "(unset)");
+        /* The display may be starting or busy: a guid given up on leaves
+         * its domain without windows, so try for X_CONNECT_TRIES tenths of
+         * a second. */
+        for (unsigned tries = 1;; tries++) {
+                g->conn = xcb_connect(g->cfg.display, &screen_number);
+                int error = xcb_connection_has_error(g->conn);
+                if (!error)
+                        break;
+                xcb_disconnect(g->conn);
+                g->conn = NULL;
+                if (tries == X_CONNECT_TRIES)
+                        return log_error_errno(ECONNREFUSED, "Cannot open X display %s (xcb error %d)",
+                                               g->cfg.display ?: getenv("DISPLAY") ?: "(unset)", error);
+                (void) usleep(100 * 1000);
+        }
         xcb_screen_iterator_t it = xcb_setup_roots_iterator(xcb_get_setup(g->conn));
         for (int i = 0; i < screen_number && it.rem; i++)
                 xcb_screen_next(&it);
