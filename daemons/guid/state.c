@@ -197,8 +197,6 @@ static int handle_screen_image(struct guid_state *s, struct guid_window *w, cons
                 r->u.rect.y = (int32_t) y;
                 r->u.rect.width = width;
                 r->u.rect.height = height;
-                r->u.rect.src_x = sx + x;
-                r->u.rect.src_y = sy + y;
         }
         return 0;
 }

@@ -81,7 +81,7 @@ enum guid_action_type {
         GUID_ACTION_REPAINT,            /* rect: inside the buffer and the content, not empty */
         GUID_ACTION_ATTACH_BUFFER,      /* the memfd for w, rect.width x rect.height, waits on the side channel */
         GUID_ACTION_ATTACH_SCREEN,      /* the screen memfd (state's screen layout), waits on the side channel */
-        GUID_ACTION_REPAINT_SCREEN,     /* rect of w's content from (src_x, src_y) of the screen buffer:
+        GUID_ACTION_REPAINT_SCREEN,     /* rect of w's content from (screen_x + x, screen_y + y) of the screen buffer:
                                          * inside the content and the screen, not empty */
         GUID_ACTION_SEND,               /* msg to the agent */
         GUID_ACTION_CLIPBOARD_STORE,    /* data, len <= clipboard_limit: the new global clipboard */
@@ -92,7 +92,7 @@ struct guid_action {
         enum guid_action_type type;
         struct guid_window *w;
         union {
-                struct { int32_t x, y; uint32_t width, height, src_x, src_y; } rect;
+                struct { int32_t x, y; uint32_t width, height; } rect;
                 struct { char text[GUID_CLASS_MAX]; size_t len; } str;
                 struct gui_msg msg;
                 struct { const uint8_t *data; size_t len; } clipboard;

@@ -92,7 +92,11 @@ int helper_become(uid_t uid, gid_t gid, const gid_t *extra_gid) {
         return 0;
 }
 
-static void free_args(char **args, size_t n_args);
+static void free_args(char **args, size_t n_args) {
+        for (size_t i = 0; i < n_args; i++)
+                free(args[i]);
+        free(args);
+}
 
 static void helper_forget(struct launcher *l, struct helper_proc *h) {
         if (h->restart_at)
@@ -117,12 +121,6 @@ static void spawn_helper(struct launcher *l, enum helper_kind kind, uint32_t dom
         }
         h->pid = pid;
         log_info("%s: %s started (pid %d)", h->args[0], what, (int) pid);
-}
-
-static void free_args(char **args, size_t n_args) {
-        for (size_t i = 0; i < n_args; i++)
-                free(args[i]);
-        free(args);
 }
 
 static char **copy_args(char **args, size_t n_args) {

@@ -160,8 +160,8 @@ static void check_action(const struct guid_state *s, const struct guid_action *a
                 require(a->u.rect.width > 0 && a->u.rect.height > 0);
                 require((uint64_t) a->u.rect.x + a->u.rect.width <= w->width);
                 require((uint64_t) a->u.rect.y + a->u.rect.height <= w->height);
-                require((uint64_t) a->u.rect.src_x + a->u.rect.width <= s->screen.width);
-                require((uint64_t) a->u.rect.src_y + a->u.rect.height <= s->screen.height);
+                require((uint64_t) w->screen_x + (uint64_t) a->u.rect.x + a->u.rect.width <= s->screen.width);
+                require((uint64_t) w->screen_y + (uint64_t) a->u.rect.y + a->u.rect.height <= s->screen.height);
                 break;
         case GUID_ACTION_ATTACH_BUFFER:
                 require(a->u.rect.width == w->buf_width && a->u.rect.height == w->buf_height && w->buf_width);
